@@ -1,0 +1,250 @@
+"""Settings: `config.toml` loaded into typed, validated dataclasses.
+
+One section a dataclass. Unknown keys, wrong types and values out of range are refused at start
+with a message that names the key and what is allowed. Relative paths resolve against the folder
+of the config file, so a config works wherever it is run from. Secrets never live here: the
+Discord token comes from the environment (`DISCORD_TOKEN`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    models_dir: Path = Path("models")
+    outputs_dir: Path = Path("outputs")
+    database: Path = Path("data/bot.sqlite3")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    default: str = "shapes"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    dtype: str = "auto"  # auto | float16 | bfloat16 | float32
+    upscaler: str = ""  # an ESRGAN-family .pth inside models_dir, used for the resize step of upscales
+    vae_tiling_pixels: int = 1024 * 1024  # decode with VAE tiling at or above this many pixels
+    attention_slicing: bool = False
+    preview_every: int = 1  # decode a cheap preview every N steps when previews are asked for
+
+    def __post_init__(self) -> None:
+        _choice("models.device", self.device.split(":")[0], ("auto", "cpu", "cuda", "mps"))
+        _choice("models.dtype", self.dtype, ("auto", "float16", "bfloat16", "float32"))
+        _at_least("models.vae_tiling_pixels", self.vae_tiling_pixels, 64 * 64)
+        _at_least("models.preview_every", self.preview_every, 1)
+
+
+@dataclass(frozen=True)
+class DefaultSettings:
+    """What a request gets for everything the user leaves out."""
+
+    width: int = 512
+    height: int = 512
+    steps: int = 20
+    cfg_scale: float = 7.0
+    sampler: str = "Euler a"
+    count: int = 4
+    negative_prompt: str = ""
+    img2img_strength: float = 0.75
+    upscale_strength: float = 0.3
+    hires_strength: float = 0.5
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    min_size: int = 64
+    max_size: int = 2048  # longest side
+    max_pixels: int = 1024 * 1024  # width x height of one image
+    max_steps: int = 60
+    min_cfg: float = 1.0
+    max_cfg: float = 20.0
+    max_prompt_length: int = 1000  # characters
+    max_count: int = 4
+    max_upscaled_pixels: int = 2048 * 2048
+    max_hires_scale: float = 2.0
+
+    def __post_init__(self) -> None:
+        _at_least("limits.min_size", self.min_size, 8)
+        _at_least("limits.max_size", self.max_size, self.min_size)
+        _at_least("limits.max_steps", self.max_steps, 1)
+        _at_least("limits.max_cfg", self.max_cfg, self.min_cfg)
+        if not 1 <= self.max_count <= 4:
+            raise ConfigError(f"limits.max_count must be between 1 and 4, not {self.max_count}")
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    per_user: int = 3  # jobs waiting per user
+    total: int = 100  # jobs waiting in all
+    batch_size: int = 4  # images per pipeline call when compatible jobs are batched
+    priority_roles: tuple[str, ...] = ()  # role ids served before everyone else
+    eta_window: int = 20  # recent jobs whose times feed the ETA
+
+    def __post_init__(self) -> None:
+        _at_least("queue.per_user", self.per_user, 1)
+        _at_least("queue.total", self.total, 1)
+        _at_least("queue.batch_size", self.batch_size, 1)
+
+
+@dataclass(frozen=True)
+class QuotaSettings:
+    daily_seconds: float = 600.0  # GPU seconds per user per day; 0 disables quotas
+    role_seconds: dict[str, float] = field(default_factory=dict)  # role id -> seconds (largest wins)
+    unlimited_roles: tuple[str, ...] = ()
+    unlimited_users: tuple[str, ...] = ()
+    reset_hour_utc: int = 0
+
+    def __post_init__(self) -> None:
+        _at_least("quota.daily_seconds", self.daily_seconds, 0)
+        if not 0 <= self.reset_hour_utc <= 23:
+            raise ConfigError(f"quota.reset_hour_utc must be an hour from 0 to 23, not {self.reset_hour_utc}")
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    api_base: str = "https://discord.com/api/v10"
+    gateway_url: str = "wss://gateway.discord.gg"
+    admin_roles: tuple[str, ...] = ()
+    admin_users: tuple[str, ...] = ()
+    guild_ids: tuple[str, ...] = ()  # sync commands to these guilds at once; empty: global
+    progress_interval: float = 2.0  # seconds between edits of one message
+    spoiler_outside_nsfw: bool = False
+    banned_words: tuple[str, ...] = ()
+    max_upscale_depth: int = 2  # how often an upscaled image may be upscaled again
+
+    def __post_init__(self) -> None:
+        _at_least("discord.progress_interval", self.progress_interval, 0.1)
+        _at_least("discord.max_upscale_depth", self.max_upscale_depth, 0)
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: PathSettings = field(default_factory=PathSettings)
+    models: ModelSettings = field(default_factory=ModelSettings)
+    defaults: DefaultSettings = field(default_factory=DefaultSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    quota: QuotaSettings = field(default_factory=QuotaSettings)
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
+    source: Path | None = None  # the file these settings came from
+
+    @property
+    def discord_token(self) -> str | None:
+        return os.environ.get("DISCORD_TOKEN") or None
+
+    def replace(self, **sections: Any) -> Settings:
+        return dataclasses.replace(self, **sections)
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+ENV_OVERRIDES = {
+    "DISCORD_API_BASE": ("discord", "api_base"),
+    "DISCORD_GATEWAY_URL": ("discord", "gateway_url"),
+}
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, *, env: bool = True) -> Settings:
+    """Read a config file (the shipped `config.toml` by default) into `Settings`."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    if env:
+        for var, (section, key) in ENV_OVERRIDES.items():
+            if os.environ.get(var):
+                raw.setdefault(section, {})[key] = os.environ[var]
+    return settings_from_dict(raw, base_dir=path.resolve().parent, source=path.resolve())
+
+
+def settings_from_dict(raw: dict[str, Any], *, base_dir: Path, source: Path | None = None) -> Settings:
+    sections: dict[str, Any] = {}
+    hints = typing.get_type_hints(Settings)
+    allowed = [f.name for f in dataclasses.fields(Settings) if f.name != "source"]
+    for name, value in raw.items():
+        if name not in allowed:
+            raise ConfigError(f"unknown section [{name}] in the config; the sections are {', '.join(allowed)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{name}] must be a table of settings")
+        sections[name] = _build_section(name, hints[name], value, base_dir)
+    return Settings(**sections, source=source)
+
+
+def _build_section(section: str, cls: type, values: dict[str, Any], base_dir: Path) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(f"unknown setting {section}.{key}; the settings of [{section}] are {', '.join(fields)}")
+        kwargs[key] = _coerce(f"{section}.{key}", hints[key], value, base_dir)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[{section}]: {exc}") from None
+
+
+def _coerce(key: str, hint: Any, value: Any, base_dir: Path) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is Path:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a path (a string), not {value!r}")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (base_dir / path).resolve()
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, not {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be a whole number, not {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key} must be a number, not {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, not {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list, like [\"a\", \"b\"], not {value!r}")
+        return tuple(str(v) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a table, not {value!r}")
+        _, value_type = typing.get_args(hint)
+        return {str(k): _coerce(f"{key}.{k}", value_type, v, base_dir) for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        return value
+    raise ConfigError(f"{key}: unsupported setting type {hint!r}")
+
+
+def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def _at_least(key: str, value: float, minimum: float) -> None:
+    if value < minimum:
+        raise ConfigError(f"{key} must be at least {minimum}, not {value}")

@@ -1,0 +1,94 @@
+"""A tiny Stable-Diffusion-1.x-shaped model with random weights, built in about a second.
+
+Tests, benchmarks and the command line (when no real model is present) use it: it has every part
+a real checkpoint has (CLIP tokenizer and text encoder, UNet with cross-attention, KL VAE with an
+8x downscale, a scheduler), so it runs through exactly the same loading and pipeline code.
+It draws noise, not pictures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TOKENIZER_DIR = Path(__file__).resolve().parent / "configs" / "tokenizer"
+
+SD_SCHEDULER = {
+    "num_train_timesteps": 1000,
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "prediction_type": "epsilon",
+    "timestep_spacing": "leading",
+    "steps_offset": 1,
+}
+
+
+def load_clip_tokenizer(pad_token: str = "<|endoftext|>"):
+    """The real CLIP BPE tokenizer, from the files the project carries."""
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer(
+        str(TOKENIZER_DIR / "vocab.json"),
+        str(TOKENIZER_DIR / "merges.txt"),
+        model_max_length=77,
+        pad_token=pad_token,
+    )
+
+
+def build_tiny_pipeline(seed: int = 0, cross_attention_dim: int = 32):
+    """A `StableDiffusionPipeline` with tiny random weights (deterministic for a given seed)."""
+    import torch
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=cross_attention_dim,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(8, 16, 16, 16),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=8,
+        sample_size=64,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=49408,
+            hidden_size=cross_attention_dim,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=77,
+            bos_token_id=49406,
+            eos_token_id=49407,
+            pad_token_id=49407,
+            projection_dim=cross_attention_dim,
+        )
+    )
+    return StableDiffusionPipeline(
+        vae=vae.eval(),
+        text_encoder=text_encoder.eval(),
+        tokenizer=load_clip_tokenizer(),
+        unet=unet.eval(),
+        scheduler=EulerDiscreteScheduler(**SD_SCHEDULER),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def save_tiny_model(folder: str | Path, seed: int = 0) -> Path:
+    """Write the tiny model as a diffusers folder (safetensors weights) and return its path."""
+    folder = Path(folder)
+    build_tiny_pipeline(seed).save_pretrained(folder, safe_serialization=True)
+    return folder
