@@ -40,6 +40,7 @@ class ModelSettings:
     vae_tiling_pixels: int = 1024 * 1024  # decode with VAE tiling at or above this many pixels
     attention_slicing: bool = False
     preview_every: int = 1  # decode a cheap preview every N steps when previews are asked for
+    hub_models: tuple[str, ...] = ()  # Hugging Face Hub ids admins allow besides models_dir (needs a network)
 
     def __post_init__(self) -> None:
         _choice("models.device", self.device.split(":")[0], ("auto", "cpu", "cuda", "mps"))

@@ -1,0 +1,1 @@
+"""Checkpoints: the registry over the models directory, detection, offline loading, hashes."""
