@@ -18,9 +18,11 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from generation.request import GenerationRequest, Mode  # noqa: E402
 from generation.settings import ConfigError, Settings, load_settings  # noqa: E402
+from generation.tiny import TINY_MODEL_NAME, save_tiny_model  # noqa: E402
 
 
 class CommandError(Exception):
@@ -107,17 +109,17 @@ def load_requested_model(name: str, settings: Settings):
     try:
         entry = registry.get(name)
     except ModelNotFound:
-        if name != settings.models.default:
+        # The stand-in answers for the default model and for images it made itself.
+        if name not in (settings.models.default, TINY_MODEL_NAME):
             raise
         from generation.models.loaded import ModelEntry
-        from generation.tiny import save_tiny_model
 
         folder = Path(tempfile.gettempdir()) / "imagine-bot-tiny-model"
         if not (folder / "model_index.json").exists():
             save_tiny_model(folder)
-        print(f"note: default model {name!r} not found in {settings.paths.models_dir}; "
+        print(f"note: model {name!r} not found in {settings.paths.models_dir}; "
               "using a tiny random model (it draws noise)", file=sys.stderr)
-        entry = ModelEntry(name="tiny", path=folder, kind="diffusers")
+        entry = ModelEntry(name=TINY_MODEL_NAME, path=folder, kind="diffusers")
     return load_model(entry, settings.models)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+TINY_MODEL_NAME = "tiny"
 TOKENIZER_DIR = Path(__file__).resolve().parent / "configs" / "tokenizer"
 
 SD_SCHEDULER = {

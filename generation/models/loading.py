@@ -315,6 +315,15 @@ def _set_prediction_type(pipe: Any, prediction_type: str) -> None:
 # -- loading -----------------------------------------------------------------------------------
 
 
+def _quiet_loading() -> None:
+    """No tqdm bars while loading: they clutter the bot's logs and the CLI's JSON output."""
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+
+
 def load_model(
     entry: ModelEntry, settings: ModelSettings, registry: ModelRegistry | None = None
 ) -> LoadedModel:
@@ -325,6 +334,7 @@ def load_model(
     """
     device, dtype = resolve_device(settings)
     cache_dir = _cache_dir_for(entry, registry)
+    _quiet_loading()
     try:
         needs_probe = False
         if entry.kind in ("safetensors", "ckpt"):
