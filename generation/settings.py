@@ -94,11 +94,19 @@ class QueueSettings:
     batch_size: int = 4  # images per pipeline call when compatible jobs are batched
     priority_roles: tuple[str, ...] = ()  # role ids served before everyone else
     eta_window: int = 20  # recent jobs whose times feed the ETA
+    batch_window: int = 8  # how far down the fair order the worker looks for jobs to batch
+    model_patience: int = 3  # turns a job may be passed over for jobs of the loaded model
+    initial_step_seconds: float = 0.1  # seconds per 512x512 image step until jobs were measured
 
     def __post_init__(self) -> None:
         _at_least("queue.per_user", self.per_user, 1)
         _at_least("queue.total", self.total, 1)
         _at_least("queue.batch_size", self.batch_size, 1)
+        _at_least("queue.eta_window", self.eta_window, 1)
+        _at_least("queue.batch_window", self.batch_window, 1)
+        _at_least("queue.model_patience", self.model_patience, 0)
+        if self.initial_step_seconds <= 0:
+            raise ConfigError(f"queue.initial_step_seconds must be above 0, not {self.initial_step_seconds}")
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,7 @@ class DiscordSettings:
     spoiler_outside_nsfw: bool = False
     banned_words: tuple[str, ...] = ()
     max_upscale_depth: int = 2  # how often an upscaled image may be upscaled again
+    sync_commands: bool = True  # register the slash commands with Discord at every start
 
     def __post_init__(self) -> None:
         _at_least("discord.progress_interval", self.progress_interval, 0.1)
