@@ -134,8 +134,7 @@ def generate(
 
     `batch_invariant` runs the UNet one image at a time inside the batched call, so an image is
     bit-identical whatever it was batched with (matrix kernels round differently for different
-    batch sizes, which moves a few pixels by one level). None: on for CPU, off elsewhere (on a GPU
-    batching is worth its throughput; images still match to within that rounding).
+    batch sizes, which moves a few pixels by one level). None: `settings.batch_invariant`.
     """
     settings = settings or ModelSettings()
     requests = list(requests)
@@ -155,7 +154,7 @@ def generate(
             total=sum(estimate_steps(r) for r in requests) if upscale else estimate_steps(first),
             arch=model.arch,
         ),
-        batch_invariant=str(model.device).startswith("cpu") if batch_invariant is None else batch_invariant,
+        batch_invariant=settings.batch_invariant if batch_invariant is None else batch_invariant,
     )
     call.reporter.check()
 

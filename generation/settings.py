@@ -40,6 +40,10 @@ class ModelSettings:
     vae_tiling_pixels: int = 1024 * 1024  # decode with VAE tiling at or above this many pixels
     attention_slicing: bool = False
     preview_every: int = 1  # decode a cheap preview every N steps when previews are asked for
+    # Run the UNet one image at a time inside a batched call, so an image is bit-identical whatever
+    # it was batched with. Off: batching keeps its throughput and images match to within one
+    # colour level on a few pixels (matrix kernels round differently for other batch sizes).
+    batch_invariant: bool = False
     hub_models: tuple[str, ...] = ()  # Hugging Face Hub ids admins allow besides models_dir (needs a network)
 
     def __post_init__(self) -> None:

@@ -32,6 +32,7 @@ def make_settings(
     default: str = "tiny",
     queue: QueueSettings | None = None,
     quota: QuotaSettings | None = None,
+    batch_invariant: bool = False,
 ) -> Settings:
     root = Path(root)
     return Settings(
@@ -40,7 +41,9 @@ def make_settings(
             outputs_dir=root / "outputs",
             database=root / "jobs.sqlite3",
         ),
-        models=ModelSettings(default=default, device="cpu", dtype="float32", preview_every=1),
+        models=ModelSettings(
+            default=default, device="cpu", dtype="float32", preview_every=1, batch_invariant=batch_invariant
+        ),
         queue=queue or QueueSettings(),
         quota=quota or QuotaSettings(daily_seconds=0),
     )

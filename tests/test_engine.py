@@ -82,9 +82,9 @@ def test_same_request_same_pixels(tiny_loaded):
 
 @pytest.mark.parametrize("sampler", ["Euler a", "DPM++ 2M Karras"])
 def test_image_i_of_a_batch_equals_its_seed_alone(tiny_loaded, sampler):
-    batch = generate(tiny_loaded, [req(count=4, seed=500, sampler=sampler)])[0]
+    batch = generate(tiny_loaded, [req(count=4, seed=500, sampler=sampler)], batch_invariant=True)[0]
     for i, image in enumerate(batch):
-        alone = generate(tiny_loaded, [req(count=1, seed=500 + i, sampler=sampler)])[0][0]
+        alone = generate(tiny_loaded, [req(count=1, seed=500 + i, sampler=sampler)], batch_invariant=True)[0][0]
         assert same(image, alone), i
 
 
@@ -93,18 +93,18 @@ def test_requests_batched_together_equal_each_alone(tiny_loaded):
     b = req(
         prompt="a green triangle", negative_prompt="blurry", count=3, seed=99, variation=Variation(5, 0.3)
     )
-    together = generate(tiny_loaded, [a, b])
+    together = generate(tiny_loaded, [a, b], batch_invariant=True)
     assert [len(images) for images in together] == [2, 3]
     for request, images in zip([a, b], together, strict=True):
-        alone = generate(tiny_loaded, [request])[0]
+        alone = generate(tiny_loaded, [request], batch_invariant=True)[0]
         assert all(same(x, y) for x, y in zip(images, alone, strict=True))
 
 
 def test_batched_unet_matches_within_rounding(tiny_loaded):
-    """Without per-image UNet evaluation, GEMM rounding may move a few pixels by a level."""
-    batch = generate(tiny_loaded, [req(count=3, seed=40)], batch_invariant=False)[0]
+    """The default: the UNet batched; GEMM rounding may move a few pixels by a level."""
+    batch = generate(tiny_loaded, [req(count=3, seed=40)])[0]
     for i, image in enumerate(batch):
-        alone = generate(tiny_loaded, [req(count=1, seed=40 + i)], batch_invariant=False)[0][0]
+        alone = generate(tiny_loaded, [req(count=1, seed=40 + i)])[0][0]
         diff = np.abs(pixels(image) - pixels(alone))
         assert diff.max() <= 2 and (diff > 0).mean() < 0.01
     assert "forward" not in vars(tiny_loaded.pipe.unet)
