@@ -433,9 +433,9 @@ def test_sdxl_txt2img_and_img2img(source):
     model = LoadedModel(
         "xl", ModelEntry("xl", "xl", "diffusers"), pipe, "sdxl", None, torch.device("cpu"), torch.float32
     )
-    batch, steps = run(model, [req(count=2, steps=2)], want_preview=True)
+    batch, steps = run(model, [req(count=2, steps=2)], want_preview=True, batch_invariant=True)
     assert [im.size for im in batch[0]] == [(64, 64)] * 2 and len(steps) == 2 and steps[0].preview is not None
-    alone = generate(model, [req(count=1, seed=1235, steps=2)])[0][0]
+    alone = generate(model, [req(count=1, seed=1235, steps=2)], batch_invariant=True)[0][0]
     assert same(batch[0][1], alone)
     request = req(mode=Mode.IMG2IMG, source_image=source, steps=4, strength=0.5)
     images, steps = run(model, [request])
