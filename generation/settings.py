@@ -139,6 +139,7 @@ class DiscordSettings:
     banned_words: tuple[str, ...] = ()
     max_upscale_depth: int = 2  # how often an upscaled image may be upscaled again
     sync_commands: bool = True  # register the slash commands with Discord at every start
+    live_preview: bool = True  # show a small preview while generating (the worker decodes one every step)
 
     def __post_init__(self) -> None:
         _at_least("discord.progress_interval", self.progress_interval, 0.1)

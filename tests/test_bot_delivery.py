@@ -188,3 +188,18 @@ async def test_progress_edits_are_coalesced(tmp_path):
         assert len(edits) < 30 / 2 and min(gaps) >= 0.3 * 0.9, gaps
         states = [h["content"] for h in ix.original.history]
         assert any("Generating: step" in text for text in states)
+
+
+async def test_vary_from_a_past_job(env):
+    server = env.server
+    first = await env.job_for(await env.result(await server.slash("imagine", {"prompt": "a green star"})))
+    choices = await server.autocomplete("vary", {}, "job")
+    assert first.id in [c["value"] for c in choices]
+    options = {"job": first.id, "index": 2, "prompt": "a gold star --seed 7", "strength": "0.4"}
+    ix = await server.slash("vary", options, user="mod")
+    job = await env.job_for(await env.result(ix))
+    assert (job.request.mode, job.parent_id, job.request.seed) == (Mode.IMG2IMG, first.id, 7)
+    assert job.request.source_image == str(first.images[1].path)
+    assert job.request.prompt == "a gold star" and job.request.strength == 0.4
+    missing = await server.slash("vary", {"job": "nosuchjob00"})
+    assert "no job" in (await missing.wait_followup()).content

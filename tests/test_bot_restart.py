@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from bot_harness import is_result, job_id_of
 from localcord import LocalDiscord
 
 CHILD = Path(__file__).resolve().parent / "bot_child.py"
+ROOT = CHILD.parent.parent
 
 
 async def spawn(
@@ -64,3 +66,42 @@ async def test_sigkill_mid_job_then_restart_delivers_to_the_channel(tmp_path):
             if second.returncode is None:
                 second.kill()
                 await second.wait()
+
+
+async def test_python_m_bot_uses_the_env_urls_and_token(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[paths]\nmodels_dir = "models"\noutputs_dir = "outputs"\ndatabase = "bot.sqlite3"\n'
+        '[models]\ndefault = "tiny"\n'
+    )
+    async with LocalDiscord(token="env.token") as server:
+        env = {
+            **os.environ,
+            "DISCORD_TOKEN": "env.token",
+            "DISCORD_API_BASE": server.api_base,
+            "DISCORD_GATEWAY_URL": server.gateway_url,
+        }
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "--config",
+            str(config),
+            env=env,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=(tmp_path / "bot.log").open("wb"),
+        )
+        try:
+            await server.wait_for_session(timeout=60)
+            await server.wait_for(lambda: server.commands(), 30, "the commands to be synced")
+            info = await server.slash("info")
+            message = await info.wait_original(lambda m: not m.loading, timeout=30)
+            assert "Quota" in message.content and message.ephemeral
+        finally:
+            child.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(child.wait(), 15)
+            if child.returncode is None:
+                child.kill()
+                await child.wait()

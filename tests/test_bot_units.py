@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -132,3 +133,21 @@ def test_token_expiry_and_statuses():
     later = status_from(JobEvent("j", "progress", step=2, total=4), running)
     assert later is not None and later.preview == b"png"  # keeps the last preview
     assert status_from(JobEvent("j", "done", job=job), later).final
+
+
+def test_admins_are_manage_server_or_configured_roles_and_users():
+    import discord
+
+    from bot.checks import is_admin
+    from generation.settings import DiscordSettings
+
+    def interaction(user_id: int, roles=(), perms=None, guild_id=5):
+        user = SimpleNamespace(id=user_id, _roles=list(roles))
+        return SimpleNamespace(user=user, guild_id=guild_id, permissions=perms or discord.Permissions.none())
+
+    settings = DiscordSettings(admin_roles=("77",), admin_users=("42",))
+    assert not is_admin(interaction(1), settings)
+    assert is_admin(interaction(1, perms=discord.Permissions(manage_guild=True)), settings)
+    assert is_admin(interaction(1, roles=[77]), settings)
+    assert is_admin(interaction(42, guild_id=None), settings)  # configured users, even in DMs
+    assert not is_admin(interaction(1, roles=[77], guild_id=None), settings)

@@ -1,0 +1,73 @@
+"""`python -m bot [--config FILE]` serves Discord; `python -m bot demo` plays the offline demo.
+
+The bot token comes from DISCORD_TOKEN. DISCORD_API_BASE and DISCORD_GATEWAY_URL (or
+`[discord] api_base` / `gateway_url`) point it at a REST proxy or a local Discord-compatible server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import discord
+
+from bot.bot import ImagineBot
+from generation.scheduler import Scheduler
+from generation.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger("bot")
+
+
+async def serve(settings: Settings, token: str) -> None:
+    """Run the bot until it is stopped; the scheduler outlives it by a moment to close cleanly."""
+    scheduler = await Scheduler.open(settings)
+    try:
+        async with ImagineBot(settings, scheduler) as bot:
+            await bot.start(token)
+    finally:
+        await scheduler.close()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, help="settings file (default: the shipped config.toml)")
+    commands = parser.add_subparsers(dest="command")
+    demo = commands.add_parser("demo", help="run the bot against a local Discord and play a short script")
+    demo.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
+    demo.add_argument("--out", type=Path, default=Path("demo-output"), help="where to write the images")
+    demo.add_argument("--model", help="model to use (default: models/shapes, else a tiny random model)")
+    demo.add_argument("--steps", type=int, help="sampling steps (default: the config's)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    discord.utils.setup_logging(level=logging.INFO, root=True)
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return asyncio.run(run_demo(config=args.config, out=args.out, model=args.model, steps=args.steps))
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return 2
+    token = settings.discord_token
+    if not token:
+        print("Set DISCORD_TOKEN to the bot's token (or run `python -m bot demo`).", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(settings, token))
+    except KeyboardInterrupt:
+        pass
+    except discord.LoginFailure as exc:
+        print(f"Discord refused the token: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

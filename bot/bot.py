@@ -1,0 +1,109 @@
+"""The bot: a `commands.Bot` holding the settings and the scheduler it drives."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.buttons import ResultButton
+from bot.delivery import Delivery
+from bot.replies import fail
+from generation.scheduler import Scheduler
+from generation.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS: tuple[str, ...] = (
+    "bot.cogs.imagine",
+    "bot.cogs.vary",
+    "bot.cogs.show",
+    "bot.cogs.admin",
+)
+
+
+def point_discord(api_base: str, gateway_url: str) -> None:
+    """Send REST and gateway traffic to these URLs (Discord, a REST proxy, or a local server).
+
+    discord.py reads both from class attributes, so this is process-wide; webhooks and
+    interaction callbacks go through the same `Route.BASE`.
+    """
+    discord.http.Route.BASE = api_base.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class ImagineTree(app_commands.CommandTree):
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.CheckFailure):
+            return  # the check has told the user already
+        # A bug must not leave the user staring at "thinking...": say so, log the rest.
+        name = interaction.command.qualified_name if interaction.command else "?"
+        log.error("command %s failed", name, exc_info=error)
+        with contextlib.suppress(discord.HTTPException):
+            await fail(interaction, "Something went wrong on our side; the error was logged.")
+
+
+class ImagineBot(commands.Bot):
+    def __init__(
+        self,
+        settings: Settings,
+        scheduler: Scheduler,
+        *,
+        sync_commands: bool | None = None,
+        start_scheduler: bool = True,
+        **options: Any,
+    ) -> None:
+        # Slash commands and buttons arrive without any privileged intent.
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=ImagineTree,
+            **options,
+        )
+        self.settings = settings
+        self.scheduler = scheduler
+        self.sync_commands = settings.discord.sync_commands if sync_commands is None else sync_commands
+        self.start_scheduler = start_scheduler
+        self.delivery = Delivery(self)
+
+    async def login(self, token: str) -> None:
+        point_discord(self.settings.discord.api_base, self.settings.discord.gateway_url)
+        await super().login(token)
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        # Buttons carry their job in the custom_id, so they work on any message, after restarts too.
+        self.add_dynamic_items(ResultButton)
+        # Subscribe before the scheduler resumes old jobs, so their events reach us.
+        await self.delivery.start()
+        if self.start_scheduler:
+            await self.scheduler.start()
+        if self.sync_commands:
+            await self.sync_app_commands()
+
+    async def sync_app_commands(self) -> list[app_commands.AppCommand]:
+        guild_ids = self.settings.discord.guild_ids
+        if not guild_ids:
+            return await self.tree.sync()
+        synced: list[app_commands.AppCommand] = []
+        for guild_id in guild_ids:
+            guild = discord.Object(int(guild_id))
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        return synced
+
+    async def on_ready(self) -> None:
+        log.info("ready as %s; in %d servers", self.user, len(self.guilds))
+
+    async def close(self) -> None:
+        await self.delivery.close()
+        await super().close()

@@ -1,0 +1,1 @@
+"""One extension a feature; each ends with `async def setup(bot)`."""

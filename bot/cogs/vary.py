@@ -1,0 +1,147 @@
+"""/vary: image-to-image from an uploaded image, or from an image of a past job."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import derive, jobs
+from bot.autocomplete import job_choices
+from bot.replies import defer, fail
+from generation.prompt import PromptError, parse_prompt
+from generation.request import GenerationRequest, Mode
+from generation.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.bot import ImagineBot
+
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000  # refuse decompression bombs before decoding them
+STRENGTH_CHOICES = (
+    app_commands.Choice(name=f"subtle ({derive.SUBTLE})", value="subtle"),
+    app_commands.Choice(name=f"strong ({derive.STRONG})", value="strong"),
+)
+
+
+class UploadError(ValueError):
+    """The attachment is not an image we can use; the message is for the user."""
+
+
+def save_upload(data: bytes, path: Path) -> tuple[int, int]:
+    """Decode the upload and store it as an RGB PNG; returns its size. Runs in a thread."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_UPLOAD_PIXELS:
+                raise UploadError(f"The image is {image.width}x{image.height}; that is too large to use.")
+            image = image.convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise UploadError("That attachment is not an image I can read (use PNG, JPEG or WebP).") from exc
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format="PNG")
+    return image.size
+
+
+def upload_request(
+    prompt: str, source: Path, size: tuple[int, int], strength: float, settings: Settings
+) -> GenerationRequest:
+    request = parse_prompt(prompt, settings.defaults)
+    width, height = derive.fit_size(*size, settings)
+    return derive.with_enough_steps(
+        request.replace(
+            mode=Mode.IMG2IMG, source_image=str(source), width=width, height=height, strength=strength
+        )
+    )
+
+
+class Vary(commands.Cog):
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(description="Make variations of an image (upload one, or pick a past job)")
+    @app_commands.describe(
+        image="An image to start from",
+        job="A past job to start from (instead of an upload)",
+        index="Which image of that job (1-4)",
+        prompt="What the variations should show (flags work too); default: the job's prompt",
+        strength="How much to change: subtle, strong, or a number from 0 to 1",
+    )
+    async def vary(
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment | None = None,
+        job: str | None = None,
+        index: app_commands.Range[int, 1, 4] = 1,
+        prompt: str | None = None,
+        strength: str | None = None,
+    ) -> None:
+        await defer(interaction)
+        settings = self.bot.settings
+        try:
+            value = derive.parse_strength(strength, settings.defaults.img2img_strength)
+            if image is not None:
+                request, parent = await self.from_upload(interaction, image, prompt or "", value), None
+            elif job is not None:
+                request, parent = await self.from_job(interaction, job, index - 1, prompt, value), job.strip()
+            else:
+                await fail(interaction, "Attach an image, or give a job (and image number) to vary.")
+                return
+        except (UploadError, PromptError, derive.NoSuchImage, ValueError) as exc:
+            await fail(interaction, str(exc))
+            return
+        await jobs.submit(interaction, request, parent_id=parent)
+
+    async def from_upload(
+        self, interaction: discord.Interaction, image: discord.Attachment, prompt: str, strength: float
+    ) -> GenerationRequest:
+        if image.size > MAX_UPLOAD_BYTES:
+            raise UploadError(
+                f"The image is {image.size / 1e6:.1f} MB; attach one under {MAX_UPLOAD_BYTES // 10**6} MB."
+            )
+        if image.content_type and not image.content_type.startswith("image/"):
+            raise UploadError("That attachment is not an image.")
+        try:
+            data = await image.read()
+        except discord.HTTPException as exc:
+            raise UploadError("I could not download that attachment; try again.") from exc
+        path = self.bot.settings.paths.outputs_dir / "uploads" / f"{interaction.id}.png"
+        size = await asyncio.to_thread(save_upload, data, path)
+        return upload_request(prompt, path, size, strength, self.bot.settings)
+
+    async def from_job(
+        self, interaction: discord.Interaction, job_id: str, index: int, prompt: str | None, strength: float
+    ) -> GenerationRequest:
+        job = await self.bot.scheduler.get_job(job_id.strip())
+        if job is None:
+            raise derive.NoSuchImage(f"There is no job `{job_id.strip()}`.")
+        request = derive.variation_request(job, index, self.bot.settings, strength=strength)
+        if prompt:
+            request = derive.with_enough_steps(parse_prompt(prompt, self.bot.settings.defaults, base=request))
+        return request
+
+    @vary.autocomplete("job")
+    async def job_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        recent = await self.bot.scheduler.user_jobs(interaction.user.id, limit=25)
+        return job_choices(current, [j for j in recent if j.images])
+
+    @vary.autocomplete("strength")
+    async def strength_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        choices = [c for c in STRENGTH_CHOICES if current.strip().lower() in c.name]
+        if current.strip() and not choices:
+            choices = [app_commands.Choice(name=current.strip()[:100], value=current.strip()[:100])]
+        return choices
+
+
+async def setup(bot: ImagineBot) -> None:
+    await bot.add_cog(Vary(bot))

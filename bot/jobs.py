@@ -1,0 +1,89 @@
+"""Submitting a job for an interaction: checks, the job's meta, and handing it to delivery.
+
+Every caller has deferred the interaction already: nothing here runs before Discord has its
+acknowledgement.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.checks import role_ids
+from bot.replies import fail
+from bot.safety import banned_word_in, wants_spoiler
+from generation.prompt import PromptError
+from generation.request import GenerationRequest
+from generation.scheduler import Job, JobOwner, SubmitRefused
+from generation.validation import ValidationError, validate
+
+if TYPE_CHECKING:
+    from bot.bot import ImagineBot
+
+
+class Refused(Exception):
+    """The request cannot be run; str(exc) is the message for the user."""
+
+
+def owner_of(interaction: discord.Interaction) -> JobOwner:
+    """Whoever started the interaction owns (and is charged for) the job."""
+    return JobOwner(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        role_ids=role_ids(interaction.user),
+    )
+
+
+def interaction_meta(interaction: discord.Interaction, *, spoiler: bool, depth: int = 0) -> dict[str, Any]:
+    """What delivery needs to reach the job's message again, after a restart too."""
+    return {
+        "user_id": interaction.user.id,
+        "guild_id": interaction.guild_id,
+        "channel_id": interaction.channel_id,
+        "application_id": interaction.application_id,
+        "token": interaction.token,
+        "token_time": interaction.created_at.timestamp(),
+        "filesize_limit": interaction.filesize_limit,
+        "spoiler": spoiler,
+        "depth": depth,
+    }
+
+
+async def check_request(
+    bot: ImagineBot, interaction: discord.Interaction, request: GenerationRequest
+) -> GenerationRequest:
+    """Server safety rules, then the generation limits; raises Refused with the reason."""
+    word = await banned_word_in(request.prompt, bot.scheduler, bot.settings.discord, interaction.guild_id)
+    if word is not None:
+        raise Refused(f'Your prompt contains "{word}", which is not allowed on this server.')
+    try:
+        return validate(request, bot.settings)
+    except (ValidationError, PromptError) as exc:
+        raise Refused(str(exc)) from None
+
+
+async def submit(
+    interaction: discord.Interaction,
+    request: GenerationRequest,
+    *,
+    parent_id: str | None = None,
+    depth: int = 0,
+    extra_meta: dict[str, Any] | None = None,
+) -> Job | None:
+    """Check and queue the request; its message is the interaction's (deferred) response.
+
+    Returns the job, or None after telling the user why it was refused.
+    """
+    bot: ImagineBot = interaction.client  # type: ignore[assignment]
+    try:
+        request = await check_request(bot, interaction, request)
+        spoiler = await wants_spoiler(interaction, bot.scheduler, bot.settings.discord)
+        meta = interaction_meta(interaction, spoiler=spoiler, depth=depth) | (extra_meta or {})
+        job = await bot.scheduler.submit(request, owner_of(interaction), parent_id=parent_id, meta=meta)
+    except (Refused, SubmitRefused) as exc:
+        await fail(interaction, str(exc))
+        return None
+    bot.delivery.track(job, interaction)
+    return job
