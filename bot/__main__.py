@@ -1,5 +1,8 @@
 """`python -m bot [--config FILE]` serves Discord; `python -m bot demo` plays the offline demo.
 
+Without DISCORD_TOKEN, `python -m bot` plays the demo too, so the README's first command shows the
+bot working on a fresh machine.
+
 The bot token comes from DISCORD_TOKEN. DISCORD_API_BASE and DISCORD_GATEWAY_URL (or
 `[discord] api_base` / `gateway_url`) point it at a REST proxy or a local Discord-compatible server.
 """
@@ -46,6 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     discord.utils.setup_logging(level=logging.INFO, root=True)
+    if args.command is None and not Settings().discord_token:
+        print("DISCORD_TOKEN is not set: playing the offline demo instead (see README).", file=sys.stderr)
+        args = parse_args(["demo", *(["--config", str(args.config)] if args.config else [])])
     if args.command == "demo":
         from bot.demo import run_demo
 
@@ -55,12 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config: {exc}", file=sys.stderr)
         return 2
-    token = settings.discord_token
-    if not token:
-        print("Set DISCORD_TOKEN to the bot's token (or run `python -m bot demo`).", file=sys.stderr)
-        return 2
     try:
-        asyncio.run(serve(settings, token))
+        asyncio.run(serve(settings, settings.discord_token))
     except KeyboardInterrupt:
         pass
     except discord.LoginFailure as exc:
