@@ -12,12 +12,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def available() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_"))
+    return sorted(
+        m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_")
+    )
 
 
 def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in available():
-        print(f"usage: python -m bench NAME [ARGS...]; NAME is one of {', '.join(available())}", file=sys.stderr)
+        print(
+            f"usage: python -m bench NAME [ARGS...]; NAME is one of {', '.join(available())}", file=sys.stderr
+        )
         return 2
     name = sys.argv[1]
     sys.argv = [f"bench/{name}.py", *sys.argv[2:]]

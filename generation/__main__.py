@@ -20,9 +20,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from generation.request import GenerationRequest, Mode  # noqa: E402
-from generation.settings import ConfigError, Settings, load_settings  # noqa: E402
-from generation.tiny import TINY_MODEL_NAME, save_tiny_model  # noqa: E402
+from generation.request import GenerationRequest, Mode
+from generation.settings import ConfigError, Settings, load_settings
+from generation.tiny import TINY_MODEL_NAME, save_tiny_model
 
 
 class CommandError(Exception):
@@ -72,19 +72,27 @@ def request_from_args(args: argparse.Namespace, settings: Settings) -> Generatio
         if args.command == "upscale":
             strength = args.strength if args.strength is not None else settings.defaults.upscale_strength
             request = base.replace(
-                mode=Mode.UPSCALE, source_image=source, count=1, strength=strength, upscale_factor=args.factor,
-                hires=None, variation=None,
+                mode=Mode.UPSCALE,
+                source_image=source,
+                count=1,
+                strength=strength,
+                upscale_factor=args.factor,
+                hires=None,
+                variation=None,
             )
         else:
-            if args.prompt:
-                request = parse_prompt(args.prompt, settings.defaults, base=base)
-            else:
-                request = base
+            request = parse_prompt(args.prompt, settings.defaults, base=base) if args.prompt else base
             strength = args.strength if args.strength is not None else settings.defaults.img2img_strength
             width, height = _image_size(args.image)
             request = request.replace(
-                mode=Mode.IMG2IMG, source_image=source, strength=strength, seed=-1, hires=None,
-                width=width, height=height, count=settings.defaults.count,
+                mode=Mode.IMG2IMG,
+                source_image=source,
+                strength=strength,
+                seed=-1,
+                hires=None,
+                width=width,
+                height=height,
+                count=settings.defaults.count,
             )
     if args.model:
         request = request.replace(model=args.model)
@@ -117,8 +125,11 @@ def load_requested_model(name: str, settings: Settings):
         folder = Path(tempfile.gettempdir()) / "imagine-bot-tiny-model"
         if not (folder / "model_index.json").exists():
             save_tiny_model(folder)
-        print(f"note: model {name!r} not found in {settings.paths.models_dir}; "
-              "using a tiny random model (it draws noise)", file=sys.stderr)
+        print(
+            f"note: model {name!r} not found in {settings.paths.models_dir}; "
+            "using a tiny random model (it draws noise)",
+            file=sys.stderr,
+        )
         entry = ModelEntry(name=TINY_MODEL_NAME, path=folder, kind="diffusers")
     return load_model(entry, settings.models)
 

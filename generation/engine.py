@@ -23,11 +23,12 @@ This module is torch-free at import time (`estimate_steps`, `Progress`, `CancelT
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,12 +56,24 @@ LANCZOS = Image.Resampling.LANCZOS
 
 @dataclass(frozen=True)
 class Progress:
+    """One step done. Previews are rendered from the latents only when first read (inside the
+    callback), so a listener that throttles its updates pays nothing for the steps it skips."""
+
     step: int  # 1-based steps done (UNet evaluations, over every pass of the call)
     total: int
-    preview: Image.Image | None = None  # the first request's images, when previews are asked for
-    # One preview per request of the pipeline pass running (the call's requests, in order; an
-    # upscale call runs its requests one after another, so there it is the running one's only).
-    previews: tuple[Image.Image, ...] = ()
+    render: Callable[[], tuple[Image.Image, ...]] | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def previews(self) -> tuple[Image.Image, ...]:
+        """One preview per request of the pipeline pass running (the call's requests, in order; an
+        upscale call runs its requests one after another, so there it is the running one's only).
+        Empty when previews were not asked for."""
+        return self.render() if self.render is not None else ()
+
+    @property
+    def preview(self) -> Image.Image | None:
+        """The first request's preview, when previews are asked for."""
+        return self.previews[0] if self.previews else None
 
 
 class Cancelled(Exception):
@@ -291,14 +304,11 @@ class _Reporter:
         self.step += 1
         self.total = max(self.total, self.step)
         if self.on_progress is not None:
-            previews: tuple[Image.Image, ...] = ()
-            if (
-                self.want_preview
-                and self.step % self.preview_every == 0
-                and kwargs.get("latents") is not None
-            ):
-                previews = self._previews(kwargs["latents"])
-            self.on_progress(Progress(self.step, self.total, previews[0] if previews else None, previews))
+            render = None
+            latents = kwargs.get("latents")
+            if self.want_preview and self.step % self.preview_every == 0 and latents is not None:
+                render = functools.partial(self._previews, latents)
+            self.on_progress(Progress(self.step, self.total, render))
             self.check()
         return kwargs
 

@@ -195,7 +195,9 @@ def settings_from_dict(raw: dict[str, Any], *, base_dir: Path, source: Path | No
     allowed = [f.name for f in dataclasses.fields(Settings) if f.name != "source"]
     for name, value in raw.items():
         if name not in allowed:
-            raise ConfigError(f"unknown section [{name}] in the config; the sections are {', '.join(allowed)}")
+            raise ConfigError(
+                f"unknown section [{name}] in the config; the sections are {', '.join(allowed)}"
+            )
         if not isinstance(value, dict):
             raise ConfigError(f"[{name}] must be a table of settings")
         sections[name] = _build_section(name, hints[name], value, base_dir)
@@ -208,7 +210,9 @@ def _build_section(section: str, cls: type, values: dict[str, Any], base_dir: Pa
     kwargs = {}
     for key, value in values.items():
         if key not in fields:
-            raise ConfigError(f"unknown setting {section}.{key}; the settings of [{section}] are {', '.join(fields)}")
+            raise ConfigError(
+                f"unknown setting {section}.{key}; the settings of [{section}] are {', '.join(fields)}"
+            )
         kwargs[key] = _coerce(f"{section}.{key}", hints[key], value, base_dir)
     try:
         return cls(**kwargs)
@@ -243,7 +247,7 @@ def _coerce(key: str, hint: Any, value: Any, base_dir: Path) -> Any:
         return value
     if origin is tuple:
         if not isinstance(value, list):
-            raise ConfigError(f"{key} must be a list, like [\"a\", \"b\"], not {value!r}")
+            raise ConfigError(f'{key} must be a list, like ["a", "b"], not {value!r}')
         return tuple(str(v) for v in value)
     if origin is dict:
         if not isinstance(value, dict):

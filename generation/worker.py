@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Previews of a progress report: one image per request, or a function that renders them on demand.
+Previews = Sequence[Any] | Callable[[], Sequence[Any]]
+
 CHECK_REQUEST = GenerationRequest(
     prompt="a test", width=64, height=64, steps=1, count=1, seed=0, cfg_scale=7.0
 )
@@ -90,12 +93,13 @@ class Runner(Protocol):
         model: Any,
         requests: Sequence[GenerationRequest],
         *,
-        on_progress: Callable[[int, int, Sequence[Any]], None] | None,
+        on_progress: Callable[[int, int, Previews], None] | None,
         cancel: Any,
         want_preview: bool,
     ) -> list[list[Any]]:
         """One list of images per request; `on_progress(step, total, previews)` from the GPU
-        thread, `previews` one image per request (or empty when none were asked for)."""
+        thread, `previews` one image per request (or empty when none were asked for), or a
+        function returning them, called only for the reports the worker keeps."""
 
     def unload(self, model: Any) -> None: ...
 
@@ -159,10 +163,8 @@ class PipelineRunner:
         if on_progress is not None:
 
             def callback(progress: Any) -> None:
-                previews = tuple(getattr(progress, "previews", ()) or ())
-                if not previews and progress.preview is not None:
-                    previews = (progress.preview,)
-                on_progress(progress.step, progress.total, previews)
+                # Previews stay lazy: rendered only if the worker keeps this step's report.
+                on_progress(progress.step, progress.total, lambda: progress.previews)
 
         return generate(
             model,
@@ -548,7 +550,7 @@ class Worker:
 
         last = time.monotonic()
 
-        def on_progress(step: int, total: int, previews: Sequence[Any] = ()) -> None:
+        def on_progress(step: int, total: int, previews: Previews = ()) -> None:
             # At most one report per PROGRESS_INTERVAL (and the last step): each one wakes the
             # event loop, which then competes with the pipeline's Python code for the GIL.
             nonlocal last
@@ -557,6 +559,8 @@ class Worker:
                 return
             last = now
             data: list[bytes | None] = [None] * len(jobs)
+            if want_preview and callable(previews):
+                previews = previews()
             if want_preview and previews:
                 if len(previews) != len(jobs):  # one for the whole call: everyone sees it
                     previews = [previews[0]] * len(jobs)

@@ -34,7 +34,8 @@ def bytes_to_unicode() -> dict[int, str]:
 
 
 def build(merges_gz: Path) -> None:
-    lines = gzip.open(merges_gz, "rt", encoding="utf-8").read().split("\n")
+    with gzip.open(merges_gz, "rt", encoding="utf-8") as f:
+        lines = f.read().split("\n")
     merges = [tuple(line.split()) for line in lines[1 : MERGE_LINES + 1]]
     vocab = list(bytes_to_unicode().values())
     vocab += [v + "</w>" for v in vocab]

@@ -5,7 +5,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,13 @@ def run_cli(capsys, *argv):
 
 def test_imagine_writes_grid_images_and_prints_json(cli_config, tmp_path, capsys):
     code, out, _ = run_cli(
-        capsys, "--config", str(cli_config), "imagine", "a red circle --seed 42 --n 2", "--out", str(tmp_path / "o")
+        capsys,
+        "--config",
+        str(cli_config),
+        "imagine",
+        "a red circle --seed 42 --n 2",
+        "--out",
+        str(tmp_path / "o"),
     )
     assert code == 0
     result = json.loads(out.strip().splitlines()[-1])
@@ -44,7 +50,9 @@ def test_imagine_writes_grid_images_and_prints_json(cli_config, tmp_path, capsys
 
 def test_upscale_and_vary_read_parameters_back(cli_config, tmp_path, capsys):
     out_dir = tmp_path / "o"
-    _, out, _ = run_cli(capsys, "--config", str(cli_config), "imagine", "a cat --seed 7 --n 1", "--out", str(out_dir))
+    _, out, _ = run_cli(
+        capsys, "--config", str(cli_config), "imagine", "a cat --seed 7 --n 1", "--out", str(out_dir)
+    )
     source = json.loads(out.strip().splitlines()[-1])["files"][0]
 
     code, out, err = run_cli(capsys, "--config", str(cli_config), "upscale", source, "--out", str(out_dir))
@@ -54,7 +62,17 @@ def test_upscale_and_vary_read_parameters_back(cli_config, tmp_path, capsys):
     assert upscaled["seeds"] == [7]
 
     code, out, err = run_cli(
-        capsys, "--config", str(cli_config), "vary", source, "--prompt", "a dog", "--strength", "0.7", "--out", str(out_dir)
+        capsys,
+        "--config",
+        str(cli_config),
+        "vary",
+        source,
+        "--prompt",
+        "a dog",
+        "--strength",
+        "0.7",
+        "--out",
+        str(out_dir),
     )
     assert code == 0, err
     varied = json.loads(out.strip().splitlines()[-1])
@@ -63,7 +81,9 @@ def test_upscale_and_vary_read_parameters_back(cli_config, tmp_path, capsys):
 
 
 def test_bad_flag_is_a_clear_error(cli_config, tmp_path, capsys):
-    code, out, err = run_cli(capsys, "--config", str(cli_config), "imagine", "a cat --ar wide", "--out", str(tmp_path))
+    code, out, err = run_cli(
+        capsys, "--config", str(cli_config), "imagine", "a cat --ar wide", "--out", str(tmp_path)
+    )
     assert code == 2 and out == ""
     assert "--ar needs a ratio like 16:9" in err
 

@@ -107,7 +107,7 @@ def test_held_out_prompt_adherence(folder_pipe):
 def test_training_script_smoke(tmp_path):
     from training.train import main
 
-    args = "--images 48 --vae-images 48 --vae-steps 2 --vae-batch 4 --steps 2 --batch 4"
+    args = "--images 48 --vae-images 48 --vae-steps 2 --vae-batch 4 --steps 2 --finetune-steps 2 --batch 4"
     args += " --eval-held-seeds 1 --eval-seen-seeds 0 --eval-img2img 2"
     res = main(["--out", str(tmp_path), *args.split()])
     folder = tmp_path / "shapes"

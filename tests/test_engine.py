@@ -84,7 +84,9 @@ def test_same_request_same_pixels(tiny_loaded):
 def test_image_i_of_a_batch_equals_its_seed_alone(tiny_loaded, sampler):
     batch = generate(tiny_loaded, [req(count=4, seed=500, sampler=sampler)], batch_invariant=True)[0]
     for i, image in enumerate(batch):
-        alone = generate(tiny_loaded, [req(count=1, seed=500 + i, sampler=sampler)], batch_invariant=True)[0][0]
+        alone = generate(tiny_loaded, [req(count=1, seed=500 + i, sampler=sampler)], batch_invariant=True)[0][
+            0
+        ]
         assert same(image, alone), i
 
 
