@@ -1,0 +1,67 @@
+"""config.toml loads into typed settings; mistakes are refused with the key and what is allowed."""
+
+from pathlib import Path
+
+import pytest
+
+from generation.settings import DEFAULT_CONFIG, ConfigError, load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_shipped_config_loads():
+    settings = load_settings(DEFAULT_CONFIG, env=False)
+    assert settings.models.default == "shapes"
+    assert settings.paths.models_dir == DEFAULT_CONFIG.parent / "models"
+    assert settings.queue.per_user == 3 and settings.queue.total == 100
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path):
+    settings = load_settings(write(tmp_path, '[paths]\nmodels_dir = "m"\ndatabase = "/abs/db.sqlite3"\n'))
+    assert settings.paths.models_dir == tmp_path / "m"
+    assert settings.paths.database == Path("/abs/db.sqlite3")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[nope]\nx = 1\n", "unknown section [nope]"),
+        ("[queue]\nper_usr = 3\n", "unknown setting queue.per_usr"),
+        ('[queue]\nper_user = "3"\n', "queue.per_user must be a whole number"),
+        ("[queue]\nper_user = 0\n", "queue.per_user must be at least 1"),
+        ('[models]\ndevice = "tpu"\n', "models.device must be one of auto, cpu, cuda, mps"),
+        ('[models]\ndtype = "int8"\n', "models.dtype must be one of"),
+        ("[models]\nattention_slicing = 1\n", "models.attention_slicing must be true or false"),
+        ('[discord]\nadmin_roles = "123"\n', "discord.admin_roles must be a list"),
+        ("[quota]\nreset_hour_utc = 24\n", "quota.reset_hour_utc must be an hour from 0 to 23"),
+        ("[limits]\nmax_count = 5\n", "limits.max_count must be between 1 and 4"),
+        ("[paths\n", "is not valid TOML"),
+    ],
+)
+def test_mistakes_name_the_key_and_what_is_allowed(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        load_settings(write(tmp_path, text))
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml")
+
+
+def test_environment_overrides_the_discord_urls_and_supplies_the_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISCORD_API_BASE", "http://127.0.0.1:9/api/v10")
+    monkeypatch.setenv("DISCORD_GATEWAY_URL", "ws://127.0.0.1:9/gateway")
+    monkeypatch.setenv("DISCORD_TOKEN", "secret")
+    settings = load_settings(write(tmp_path, '[discord]\napi_base = "https://proxy.example/api/v10"\n'))
+    assert settings.discord.api_base == "http://127.0.0.1:9/api/v10"
+    assert settings.discord.gateway_url == "ws://127.0.0.1:9/gateway"
+    assert settings.discord_token == "secret"
+
+
+def test_tables_of_numbers_are_coerced(tmp_path):
+    settings = load_settings(write(tmp_path, '[quota]\nrole_seconds = { "123" = 60, "456" = 1.5 }\n'))
+    assert settings.quota.role_seconds == {"123": 60.0, "456": 1.5}
