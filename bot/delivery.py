@@ -38,6 +38,7 @@ TOKEN_MARGIN = 20.0  # stop using a token a little early: an edit must not race 
 DEAD_TOKEN_CODES = {10015, 50027}  # Unknown Webhook, Invalid Webhook Token
 INTERACTION_GRACE = 1.0  # seconds a fresh job's message waits for its interaction
 FINAL = frozenset({"done", "failed", "cancelled"})
+REDELIVER_WINDOW = 24 * 3600.0  # on start, post results of jobs that ended this recently unannounced
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,8 @@ class JobMessage:
         else:
             content = render.cancelled_text(request, user)
         await self._send(content, uploads, view, final=status.final)
+        if status.final:
+            await self.bot.scheduler.update_meta(job.id, delivered=True)
 
     async def _deliver_result(self, job: Job) -> None:
         if not job.images and job.grid_path is None:
@@ -317,6 +320,7 @@ class Delivery:
         self.bot = bot
         self.messages: dict[str, JobMessage] = {}
         self._listener: asyncio.Task[None] | None = None
+        self._redelivery: asyncio.Task[None] | None = None
         self._subscription: Any = None
         self._ignored: dict[str, None] = {}  # jobs that are not the bot's, oldest first
 
@@ -326,8 +330,13 @@ class Delivery:
             return
         self._subscription = self.bot.scheduler.events(None, previews=self.bot.settings.discord.live_preview)
         self._listener = asyncio.create_task(self._listen(), name="delivery-listener")
+        self._redelivery = asyncio.create_task(self._redeliver(time.time()), name="delivery-redeliver")
 
     async def close(self) -> None:
+        if self._redelivery is not None:
+            self._redelivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._redelivery
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -356,6 +365,19 @@ class Delivery:
             await asyncio.gather(*(m.task for m in list(self.messages.values())), return_exceptions=True)
 
     # -- internals --------------------------------------------------------------------------
+
+    async def _redeliver(self, started: float) -> None:
+        """Jobs that ended before this start but whose outcome was never posted (the process died
+        between the end of the job and its message): deliver them now, as if the event came late."""
+        try:
+            jobs = await self.bot.scheduler.finished_between(started - REDELIVER_WINDOW, started)
+        except Exception:
+            log.exception("could not look for undelivered results")
+            return
+        for job in jobs:
+            if not job.meta.get("delivered") and job.id not in self.messages:
+                log.info("job %s ended unannounced before the restart; delivering it now", job.id)
+                self._on_event(JobEvent(job.id, job.status.value, message=job.error, job=job))
 
     async def _listen(self) -> None:
         async for event in self._subscription:

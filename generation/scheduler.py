@@ -277,6 +277,11 @@ class Scheduler:
         jobs = await self.store.user_jobs(user_id, limit)
         return [self._jobs.get(j.id, j) for j in jobs]
 
+    async def finished_between(self, start: float, end: float) -> list[Job]:
+        """Jobs that ended in [start, end) (wall-clock seconds), oldest first; a front end uses it
+        after a restart to find results it never got to post."""
+        return await self.store.finished_between(start, end)
+
     async def children(self, parent_id: str) -> list[Job]:
         """Jobs made from this one's buttons (upscales, variations, rerolls), oldest first."""
         return [self._jobs.get(j.id, j) for j in await self.store.children(parent_id)]

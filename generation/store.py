@@ -290,6 +290,15 @@ class Store:
         )
         return await self._with_images([_job_from_row(row) for row in rows])
 
+    async def finished_between(self, start: float, end: float) -> list[Job]:
+        """Jobs that ended (done, failed or cancelled) in [start, end), oldest first."""
+        rows = await self._fetchall(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('done', 'failed', 'cancelled') "
+            "AND finished_at >= ? AND finished_at < ? ORDER BY finished_at, rowid",
+            (start, end),
+        )
+        return await self._with_images([_job_from_row(row) for row in rows])
+
     async def children(self, parent_id: str) -> list[Job]:
         rows = await self._fetchall(
             f"SELECT {_JOB_COLUMNS} FROM jobs WHERE parent_id=? ORDER BY created_at, rowid", (parent_id,)

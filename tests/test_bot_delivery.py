@@ -160,6 +160,29 @@ async def test_show_after_a_restart_keeps_buttons_working(env):
     assert job_id in text and "Unlimited" in text and "`tiny`" in text
 
 
+async def test_a_result_never_posted_before_a_crash_is_posted_after_the_restart(env):
+    server = env.server
+    ix = await server.slash("imagine", {"prompt": "a late letter"})
+    job_id = job_id_of(await env.result(ix))
+    # As if the process died between the job's end and its message: the store says undelivered.
+    await env.scheduler.update_meta(job_id, delivered=False)
+    await env.stop()
+    since = server.now()
+
+    await env.restart(FakeRunner(env.settings))
+    message = await server.wait_for_message(
+        lambda m: is_result(m) and job_id_of(m) == job_id, since=since, timeout=20
+    )
+    assert message.id == ix.original_message_id  # edited in place while the token works
+    assert (await env.scheduler.get_job(job_id)).meta["delivered"] is True
+
+    # Delivered once: a further restart posts nothing for it.
+    since = server.now()
+    await env.restart(FakeRunner(env.settings))
+    await env.bot.delivery.idle()
+    assert not server.calls_matching(lambda c: c.method == "PATCH", since=since)
+
+
 async def test_delete_is_for_the_owner_or_an_admin(env):
     server = env.server
     bob = server.add_user("bob", guild=server.guild)
