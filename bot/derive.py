@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
+from generation.derive import upscale_of, variation_of
 from generation.request import RANDOM_SEED, GenerationRequest, Mode
 from generation.scheduler import Job, JobImage
 from generation.settings import Settings
-from generation.validation import round_to_8
 
 SUBTLE, STRONG = 0.35, 0.7
 STRENGTHS = {"subtle": SUBTLE, "strong": STRONG}
-UPSCALE_FACTOR = 2.0
 
 
 class NoSuchImage(LookupError):
@@ -43,80 +40,16 @@ def image_of(job: Job, index: int) -> JobImage:
     raise NoSuchImage(f"Job `{job.id}` has images 1 to {len(job.images)}, not {index + 1}.")
 
 
-def output_size(request: GenerationRequest) -> tuple[int, int]:
-    """The size of the images a request makes."""
-    scale = 1.0
-    if request.mode is Mode.UPSCALE:
-        scale = request.upscale_factor
-    elif request.hires is not None:
-        scale = request.hires.scale
-    if scale == 1.0:
-        return request.width, request.height
-    return round_to_8(request.width * scale), round_to_8(request.height * scale)
-
-
-def fit_size(width: int, height: int, settings: Settings) -> tuple[int, int]:
-    """A generation size with the image's shape and about the default area, within the limits."""
-    limits, defaults = settings.limits, settings.defaults
-    area = defaults.width * defaults.height
-    scale = math.sqrt(area / max(1, width * height))
-    w, h = round_to_8(width * scale), round_to_8(height * scale)
-    w = min(max(w, limits.min_size), limits.max_size)
-    h = min(max(h, limits.min_size), limits.max_size)
-    while w * h > limits.max_pixels and w > limits.min_size and h > limits.min_size:
-        w, h = max(limits.min_size, w - 8), max(limits.min_size, h - 8)
-    return w, h
-
-
-def with_enough_steps(request: GenerationRequest) -> GenerationRequest:
-    """img2img runs int(steps * strength) steps: a few-step job's variation must still run one."""
-    steps = request.steps
-    while int(steps * request.strength) < 1:
-        steps += 1
-    return request if steps == request.steps else request.replace(steps=steps)
-
-
 def upscale_request(job: Job, index: int, settings: Settings) -> GenerationRequest:
     image = image_of(job, index)
-    width, height = output_size(job.request)  # the upscale's width x height is its source's size
-    return with_enough_steps(
-        job.request.replace(
-            mode=Mode.UPSCALE,
-            source_image=str(image.path),
-            seed=image.seed,
-            count=1,
-            width=width,
-            height=height,
-            strength=settings.defaults.upscale_strength,
-            upscale_factor=UPSCALE_FACTOR,
-            hires=None,
-            variation=None,
-        )
-    )
+    return upscale_of(job.request, image.path, image.seed, settings)
 
 
 def variation_request(
     job: Job, index: int, settings: Settings, *, strength: float | None = None, count: int | None = None
 ) -> GenerationRequest:
     """img2img of one image of the job: a new grid of variations with new seeds."""
-    image = image_of(job, index)
-    width, height = output_size(job.request)
-    if job.request.mode is Mode.UPSCALE or job.request.hires is not None:
-        width, height = fit_size(width, height, settings)  # back to a grid-sized generation
-    return with_enough_steps(
-        job.request.replace(
-            mode=Mode.IMG2IMG,
-            source_image=str(image.path),
-            seed=RANDOM_SEED,
-            count=count or min(4, settings.limits.max_count),
-            width=width,
-            height=height,
-            strength=settings.defaults.img2img_strength if strength is None else strength,
-            upscale_factor=GenerationRequest.upscale_factor,
-            hires=None,
-            variation=None,
-        )
-    )
+    return variation_of(job.request, image_of(job, index).path, settings, strength=strength, count=count)
 
 
 def reroll_request(job: Job) -> GenerationRequest:

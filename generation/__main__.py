@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from generation.request import GenerationRequest, Mode
+from generation.request import RANDOM_SEED, GenerationRequest
 from generation.settings import ConfigError, Settings, load_settings
 from generation.tiny import TINY_MODEL_NAME, save_tiny_model
 
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def request_from_args(args: argparse.Namespace, settings: Settings) -> GenerationRequest:
+    from generation.derive import upscale_of, variation_of
     from generation.images import read_parameters, request_from_parameters
     from generation.prompt import parse_prompt
 
@@ -67,33 +68,19 @@ def request_from_args(args: argparse.Namespace, settings: Settings) -> Generatio
         if not args.image.is_file():
             raise CommandError(f"{args.image} is not a file")
         text = read_parameters(args.image)
-        base = request_from_parameters(text) if text else GenerationRequest(prompt="")
-        source = str(args.image.resolve())
-        if args.command == "upscale":
-            strength = args.strength if args.strength is not None else settings.defaults.upscale_strength
-            request = base.replace(
-                mode=Mode.UPSCALE,
-                source_image=source,
-                count=1,
-                strength=strength,
-                upscale_factor=args.factor,
-                hires=None,
-                variation=None,
-            )
-        else:
-            request = parse_prompt(args.prompt, settings.defaults, base=base) if args.prompt else base
-            strength = args.strength if args.strength is not None else settings.defaults.img2img_strength
+        if text:
+            base = request_from_parameters(text)
+        else:  # an image from elsewhere: describe it as a plain txt2img result of its own size
             width, height = _image_size(args.image)
-            request = request.replace(
-                mode=Mode.IMG2IMG,
-                source_image=source,
-                strength=strength,
-                seed=-1,
-                hires=None,
-                width=width,
-                height=height,
-                count=settings.defaults.count,
-            )
+            base = GenerationRequest(prompt="", width=width, height=height, seed=RANDOM_SEED)
+        source = args.image.resolve()
+        if args.command == "upscale":
+            factor, strength = args.factor, args.strength
+            request = upscale_of(base, source, base.seed, settings, factor=factor, strength=strength)
+        else:
+            if args.prompt:
+                base = parse_prompt(args.prompt, settings.defaults, base=base)
+            request = variation_of(base, source, settings, strength=args.strength)
     if args.model:
         request = request.replace(model=args.model)
     return request

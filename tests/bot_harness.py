@@ -113,7 +113,7 @@ class FakeRunner(PipelineRunner):
                 on_progress(step, total, [preview] * len(requests) if preview else [])
         out = []
         for request in requests:
-            from bot.derive import output_size
+            from generation.derive import output_size
 
             size = output_size(request)
             images = []

@@ -16,6 +16,7 @@ from bot.cogs.imagine import ImagineOptions, build_request
 from bot.delivery import TOKEN_LIFETIME, Status, Target, status_from
 from bot.results import result_view
 from bot.safety import find_banned
+from generation.derive import output_size
 from generation.events import JobEvent
 from generation.prompt import PromptError
 from generation.request import RANDOM_SEED, GenerationRequest, Mode
@@ -87,7 +88,7 @@ def test_derived_requests():
     assert derive.reroll_request(job).prompt == job.request.prompt
     upscaled = make_job(up, depth=1, count=1)
     assert derive.upscale_depth(upscaled) == 2
-    assert derive.output_size(upscaled.request) == (128, 128)
+    assert output_size(upscaled.request) == (128, 128)
     with pytest.raises(derive.NoSuchImage):
         derive.image_of(job, 7)
 

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot import derive, jobs
 from bot.autocomplete import job_choices
 from bot.replies import defer, fail
+from generation.derive import fit_size, with_enough_steps
 from generation.prompt import PromptError, parse_prompt
 from generation.request import GenerationRequest, Mode
 from generation.settings import Settings
@@ -53,8 +54,8 @@ def upload_request(
     prompt: str, source: Path, size: tuple[int, int], strength: float, settings: Settings
 ) -> GenerationRequest:
     request = parse_prompt(prompt, settings.defaults)
-    width, height = derive.fit_size(*size, settings)
-    return derive.with_enough_steps(
+    width, height = fit_size(*size, settings)
+    return with_enough_steps(
         request.replace(
             mode=Mode.IMG2IMG, source_image=str(source), width=width, height=height, strength=strength
         )
@@ -123,7 +124,7 @@ class Vary(commands.Cog):
             raise derive.NoSuchImage(f"There is no job `{job_id.strip()}`.")
         request = derive.variation_request(job, index, self.bot.settings, strength=strength)
         if prompt:
-            request = derive.with_enough_steps(parse_prompt(prompt, self.bot.settings.defaults, base=request))
+            request = with_enough_steps(parse_prompt(prompt, self.bot.settings.defaults, base=request))
         return request
 
     @vary.autocomplete("job")
