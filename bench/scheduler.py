@@ -217,10 +217,10 @@ class NoopRunner:
     """A runner whose pipeline and saving take no time: what is left is the scheduler's own work."""
 
     def __init__(self, folder: Path) -> None:
-        from generation.worker import CancelFlag
+        from generation.engine import CancelToken
 
         self.folder = folder
-        self.cancel_token = CancelFlag
+        self.cancel_token = CancelToken
 
     def model_names(self) -> list[str]:
         return ["tiny"]

@@ -36,11 +36,45 @@ def load_clip_tokenizer(pad_token: str = "<|endoftext|>"):
     )
 
 
+def tiny_vae():
+    """A KL autoencoder with SD's 8x downscale and 4 latent channels, a few thousand weights."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=(8, 16, 16, 16),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=8,
+        sample_size=64,
+    )
+
+
+def tiny_text_config(hidden_size: int = 32, **overrides):
+    """A two-layer CLIP text encoder config over the real CLIP vocabulary."""
+    from transformers import CLIPTextConfig
+
+    config = {
+        "vocab_size": 49408,
+        "hidden_size": hidden_size,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "max_position_embeddings": 77,
+        "bos_token_id": 49406,
+        "eos_token_id": 49407,
+        "pad_token_id": 49407,
+        "projection_dim": hidden_size,
+    }
+    return CLIPTextConfig(**(config | overrides))
+
+
 def build_tiny_pipeline(seed: int = 0, cross_attention_dim: int = 32):
     """A `StableDiffusionPipeline` with tiny random weights (deterministic for a given seed)."""
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
@@ -53,29 +87,8 @@ def build_tiny_pipeline(seed: int = 0, cross_attention_dim: int = 32):
         attention_head_dim=8,
         norm_num_groups=8,
     )
-    vae = AutoencoderKL(
-        block_out_channels=(8, 16, 16, 16),
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=8,
-        sample_size=64,
-    )
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=49408,
-            hidden_size=cross_attention_dim,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=77,
-            bos_token_id=49406,
-            eos_token_id=49407,
-            pad_token_id=49407,
-            projection_dim=cross_attention_dim,
-        )
-    )
+    vae = tiny_vae()
+    text_encoder = CLIPTextModel(tiny_text_config(cross_attention_dim))
     return StableDiffusionPipeline(
         vae=vae.eval(),
         text_encoder=text_encoder.eval(),

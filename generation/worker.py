@@ -26,7 +26,6 @@ import functools
 import gc
 import io
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from generation.engine import CancelToken
 from generation.quotas import split_seconds
 from generation.request import GenerationRequest
 
@@ -61,20 +61,6 @@ class Saved:
     grid: Path | None
     images: list[Path]
     seeds: list[int]
-
-
-class CancelFlag:
-    """A thread-safe flag with the engine's CancelToken interface (used when no engine is around)."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
 
 
 class Runner(Protocol):
@@ -191,11 +177,7 @@ class PipelineRunner:
         )
         return Saved(saved.grid, list(saved.images), list(saved.seeds))
 
-    def cancel_token(self) -> Any:
-        try:
-            from generation.engine import CancelToken
-        except ImportError:  # pragma: no cover - the engine not installed
-            return CancelFlag()
+    def cancel_token(self) -> CancelToken:
         return CancelToken()
 
     def is_cancelled(self, exc: BaseException) -> bool:

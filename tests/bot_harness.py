@@ -126,9 +126,9 @@ class FakeRunner(PipelineRunner):
         return out
 
     def cancel_token(self) -> Any:
-        from generation.worker import CancelFlag
+        from generation.engine import CancelToken
 
-        return CancelFlag()
+        return CancelToken()
 
 
 class Cancelled(Exception):

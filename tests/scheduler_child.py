@@ -20,9 +20,10 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from generation.engine import CancelToken
 from generation.request import GenerationRequest
 from generation.settings import ModelSettings, PathSettings, QueueSettings, QuotaSettings, Settings
-from generation.worker import CancelFlag, PipelineRunner, Saved
+from generation.worker import PipelineRunner, Saved
 
 
 def make_settings(
@@ -136,7 +137,7 @@ class FakeRunner:
         return Saved(None, paths, request.seeds[: len(images)])
 
     def cancel_token(self):
-        return CancelFlag()
+        return CancelToken()
 
     def is_cancelled(self, exc):
         return isinstance(exc, FakeCancelled)

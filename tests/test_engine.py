@@ -84,9 +84,8 @@ def test_same_request_same_pixels(tiny_loaded):
 def test_image_i_of_a_batch_equals_its_seed_alone(tiny_loaded, sampler):
     batch = generate(tiny_loaded, [req(count=4, seed=500, sampler=sampler)], batch_invariant=True)[0]
     for i, image in enumerate(batch):
-        alone = generate(tiny_loaded, [req(count=1, seed=500 + i, sampler=sampler)], batch_invariant=True)[0][
-            0
-        ]
+        lone = req(count=1, seed=500 + i, sampler=sampler)
+        alone = generate(tiny_loaded, [lone], batch_invariant=True)[0][0]
         assert same(image, alone), i
 
 
@@ -368,15 +367,10 @@ def test_estimate_steps():
 
 def build_tiny_sdxl():
     """A tiny random SDXL-shaped pipeline: two text encoders, text_time conditioning."""
-    from diffusers import (
-        AutoencoderKL,
-        EulerDiscreteScheduler,
-        StableDiffusionXLPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    from generation.tiny import SD_SCHEDULER, load_clip_tokenizer
+    from generation.tiny import SD_SCHEDULER, load_clip_tokenizer, tiny_text_config, tiny_vae
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
@@ -394,27 +388,8 @@ def build_tiny_sdxl():
         cross_attention_dim=64,
         norm_num_groups=8,
     )
-    vae = AutoencoderKL(
-        block_out_channels=(8, 16, 16, 16),
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=8,
-        sample_size=64,
-    )
-    config = CLIPTextConfig(
-        vocab_size=49408,
-        hidden_size=32,
-        intermediate_size=37,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        max_position_embeddings=77,
-        bos_token_id=49406,
-        eos_token_id=49407,
-        pad_token_id=49407,
-        projection_dim=32,
-    )
+    vae = tiny_vae()
+    config = tiny_text_config(32, intermediate_size=37)
     pipe = StableDiffusionXLPipeline(
         vae=vae.eval(),
         text_encoder=CLIPTextModel(config).eval(),
