@@ -12,10 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
-import discord
+# The GPU worker imports transformers later; its warnings about optional image backends are noise
+# in the bot's log. Checkpoints never come from the Hub at run time unless an admin lists one.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+import discord  # noqa: E402
 
 from bot.bot import ImagineBot
 from generation.scheduler import Scheduler
