@@ -20,7 +20,7 @@ from pathlib import Path
 # in the bot's log. Checkpoints never come from the Hub at run time unless an admin lists one.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-import discord  # noqa: E402
+import discord
 
 from bot.bot import ImagineBot
 from generation.scheduler import Scheduler
