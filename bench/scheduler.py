@@ -248,9 +248,6 @@ class NoopRunner:
 
         return Saved(None, [self.folder / f"{job_id}-{i}.png" for i in range(len(images))], request.seeds)
 
-    def is_cancelled(self, exc) -> bool:
-        return False
-
     def is_out_of_memory(self, exc) -> bool:
         return False
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from generation.engine import CancelToken
+from generation.engine import Cancelled, CancelToken
 from generation.quotas import split_seconds
 from generation.request import GenerationRequest
 
@@ -101,8 +101,6 @@ class Runner(Protocol):
     ) -> Saved: ...
 
     def cancel_token(self) -> Any: ...
-
-    def is_cancelled(self, exc: BaseException) -> bool: ...
 
     def is_out_of_memory(self, exc: BaseException) -> bool: ...
 
@@ -179,9 +177,6 @@ class PipelineRunner:
 
     def cancel_token(self) -> CancelToken:
         return CancelToken()
-
-    def is_cancelled(self, exc: BaseException) -> bool:
-        return type(exc).__name__ == "Cancelled"
 
     def is_out_of_memory(self, exc: BaseException) -> bool:
         return is_out_of_memory(exc)
@@ -569,7 +564,8 @@ class Worker:
         except Exception as exc:
             if self._stopping:
                 raise _Stop from exc
-            if self.runner.is_cancelled(exc) or getattr(token, "cancelled", False):
+            # Runners raise the engine's Cancelled when their token stops a call.
+            if isinstance(exc, Cancelled) or getattr(token, "cancelled", False):
                 raise _CancelledBatch from exc
             raise
         finally:

@@ -30,6 +30,7 @@ import discord.gateway
 import discord.http
 
 from bot.bot import ImagineBot
+from generation.engine import Cancelled, CancelToken
 from generation.scheduler import Job, Scheduler
 from generation.settings import PathSettings, Settings, load_settings
 from generation.worker import PipelineRunner
@@ -126,13 +127,7 @@ class FakeRunner(PipelineRunner):
         return out
 
     def cancel_token(self) -> Any:
-        from generation.engine import CancelToken
-
         return CancelToken()
-
-
-class Cancelled(Exception):
-    """Named like the engine's, which is how the worker recognises a cancelled pipeline."""
 
 
 @dataclasses.dataclass

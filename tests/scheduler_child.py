@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generation.engine import CancelToken
+from generation.engine import Cancelled, CancelToken
 from generation.request import GenerationRequest
 from generation.settings import ModelSettings, PathSettings, QueueSettings, QuotaSettings, Settings
 from generation.worker import PipelineRunner, Saved
@@ -54,10 +54,6 @@ def request(prompt: str = "a red square", **kw) -> GenerationRequest:
     values = {"width": 64, "height": 64, "steps": 2, "count": 1, "seed": 1, "sampler": "Euler"}
     values.update(kw)
     return GenerationRequest(prompt, **values)
-
-
-class FakeCancelled(Exception):
-    pass
 
 
 class FakeRunner:
@@ -98,7 +94,7 @@ class FakeRunner:
         self.calls.append([r.prompt for r in requests])
         while not self.hold.wait(0.01):
             if cancel.cancelled:
-                raise FakeCancelled
+                raise Cancelled
         for r in requests:
             if "FAIL" in r.prompt:
                 raise FileNotFoundError(f"no such file: {r.prompt}.png")
@@ -109,7 +105,7 @@ class FakeRunner:
             if self.step_delay:
                 time.sleep(self.step_delay)
             if cancel.cancelled:
-                raise FakeCancelled
+                raise Cancelled
             if on_progress:
                 previews = [Image.new("RGB", (8, 8), (step, 0, 0)) for _ in requests] if want_preview else []
                 on_progress(step, total, previews)
@@ -138,9 +134,6 @@ class FakeRunner:
 
     def cancel_token(self):
         return CancelToken()
-
-    def is_cancelled(self, exc):
-        return isinstance(exc, FakeCancelled)
 
     def is_out_of_memory(self, exc):
         return "out of memory" in str(exc)
