@@ -43,6 +43,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ACTIVE_MODEL_KEY = "active_model"
+PAUSED_KEY = "paused"  # an admin's pause outlasts a restart
 
 
 class SubmitRefused(Exception):
@@ -81,6 +82,7 @@ class Scheduler:
         store = await Store.open(settings.paths.database)
         scheduler = cls(settings, store, runner or PipelineRunner(settings))
         scheduler.active_model = await store.state(ACTIVE_MODEL_KEY, scheduler.active_model)
+        scheduler._paused = bool(await store.state(PAUSED_KEY, False))
         for request, seconds in await store.recent_done(settings.queue.eta_window):
             scheduler.rates.add(seconds, estimate_units(request))
         return scheduler
@@ -317,11 +319,13 @@ class Scheduler:
         return self._paused
 
     async def pause(self) -> None:
-        """Start no new batch (the running one finishes); submitting still works."""
+        """Start no new batch (the running one finishes); submitting still works. Kept across restarts."""
         self._paused = True
+        await self.store.set_state(PAUSED_KEY, True)
 
     async def resume(self) -> None:
         self._paused = False
+        await self.store.set_state(PAUSED_KEY, False)
         self._wake.set()
 
     def model_names(self) -> list[str]:

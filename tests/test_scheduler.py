@@ -243,6 +243,21 @@ async def test_pause_and_resume(open_scheduler):
     assert (await scheduler.wait(job.id, 5)).status is JobStatus.DONE
 
 
+async def test_a_pause_outlasts_a_restart(open_scheduler):
+    first, _ = await open_scheduler()
+    await first.pause()
+    job = await first.submit(request(), ALICE)
+    await first.close()
+    again, _ = await open_scheduler()  # the same database
+    assert again.paused
+    await asyncio.sleep(0.1)
+    assert (await again.get_job(job.id)).status is JobStatus.QUEUED
+    await again.resume()
+    assert (await again.wait(job.id, 5)).status is JobStatus.DONE
+    await again.close()
+    assert not (await open_scheduler())[0].paused
+
+
 async def test_model_switch_keeps_the_old_model_when_the_new_one_is_broken(open_scheduler, tmp_path):
     runner = FakeRunner(tmp_path / "outputs", models=("tiny", "other", "broken"), broken={"broken"})
     scheduler, runner = await open_scheduler(runner=runner)

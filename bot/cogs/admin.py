@@ -138,7 +138,7 @@ class Admin(commands.Cog):
     @queue.command(name="pause", description="Stop starting new jobs (the running one finishes)")
     async def queue_pause(self, interaction: discord.Interaction) -> None:
         await self.bot.scheduler.pause()
-        await reply(interaction, "The queue is paused.")
+        await reply(interaction, "The queue is paused (also across restarts) until `/queue resume`.")
 
     @queue.command(name="resume", description="Start jobs again")
     async def queue_resume(self, interaction: discord.Interaction) -> None:
