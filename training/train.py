@@ -5,8 +5,10 @@
 Steps: draw synthetic scenes; train a small KL autoencoder (8x downscale); bake a per-channel
 normalisation of its latents into its weights; pre-encode all scenes once; train a small UNet
 jointly with a small CLIP text encoder (epsilon prediction, min-SNR weighting, caption dropout
-for classifier-free guidance, EMA); save a diffusers folder `OUT/shapes` (fp16 safetensors); write
-the single-file copy (`python -m training.export`); evaluate prompt adherence with the checker.
+for classifier-free guidance, EMA), then twice more from warm restarts at lower rates, where some
+captions name only the shape or only the background (this is what teaches the model which colour
+word goes where); save a diffusers folder `OUT/shapes` (fp16 safetensors); write the single-file
+copy (`python -m training.export`); evaluate prompt adherence with the checker.
 """
 
 from __future__ import annotations
@@ -510,7 +512,18 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--finetune-lr", type=float, default=6e-4)
     ap.add_argument("--partial", type=float, default=0.3, help="phase 2: shape-only/background-only captions")
     ap.add_argument(
-        "--init-from", type=Path, default=None, help="skip phase 1: start phase 2 from this folder"
+        "--polish-steps", type=int, default=1500, help="phase 3 (second warm restart) steps; 0: none"
+    )
+    ap.add_argument("--polish-lr", type=float, default=3e-4)
+    ap.add_argument("--polish-partial", type=float, default=0.5, help="phase 3: partial captions")
+    ap.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start from this folder (the output of the phase before --init-phase)",
+    )
+    ap.add_argument(
+        "--init-phase", type=int, default=2, choices=(2, 3), help="with --init-from: the first phase to run"
     )
     ap.add_argument("--drop", type=float, default=0.1, help="caption dropout (for CFG)")
     ap.add_argument("--snr-gamma", type=float, default=5.0, help="min-SNR weighting (0: off)")
@@ -619,7 +632,8 @@ def main(argv: list[str] | None = None) -> dict:
         )  # fmt: skip
 
     t = time.time()
-    if args.init_from:  # phase 1 already done: its saved (fp16) weights
+    first_phase = args.init_phase if args.init_from else 1
+    if args.init_from:  # the earlier phases are done: their saved (fp16) weights
         from diffusers import UNet2DConditionModel
         from transformers import CLIPTextModel
 
@@ -630,20 +644,29 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         unet, text_encoder = train_phase1()
     timings["unet"] = timings.get("unet", 0.0) + time.time() - t
-    if args.finetune_steps:
-        # phase 2: a warm restart (fresh optimiser, lower peak rate, new EMA) from the phase-1 model
-        # as saved (fp16-rounded), so that it can also be run on its own with --init-from
+
+    def warm_restart(phase, steps, lr, partial):
+        """A fresh optimiser, a lower peak rate and a new EMA, starting from the previous phase's
+        model as saved (fp16-rounded), so that a phase can also be run on its own with --init-from."""
         t = time.time()
         with torch.no_grad():
             for p in list(unet.parameters()) + list(text_encoder.parameters()):
                 p.copy_(p.half().float())
-        unet, text_encoder = train_unet(
-            mean, std, combo_ids, ids, args.finetune_steps, args.batch, args.seed + 100, args.finetune_lr,
+        on_checkpoint = functools.partial(checkpoint, phase=phase) if (args.cache or args.monitor) else None
+        result = train_unet(
+            mean, std, combo_ids, ids, steps, args.batch, args.seed + 100 * (phase - 1), lr,
             args.drop, args.snr_gamma, args.noise_offset, args.ema,
-            on_checkpoint=functools.partial(checkpoint, phase=2) if (args.cache or args.monitor) else None,
-            every=args.checkpoint_every, init=(unet, text_encoder), desc="phase 2", partial=args.partial,
+            on_checkpoint=on_checkpoint, every=args.checkpoint_every, init=(unet, text_encoder),
+            desc=f"phase {phase}", partial=partial,
         )  # fmt: skip
-        timings["unet_phase2"] = time.time() - t
+        timings[f"unet_phase{phase}"] = time.time() - t
+        return result
+
+    # phase 2 teaches which colour word goes where (partial captions); phase 3 settles it at a lower rate
+    if args.finetune_steps and first_phase <= 2:
+        unet, text_encoder = warm_restart(2, args.finetune_steps, args.finetune_lr, args.partial)
+    if args.polish_steps:
+        unet, text_encoder = warm_restart(3, args.polish_steps, args.polish_lr, args.polish_partial)
 
     folder = args.out / args.name
     pipe = build_pipeline(vae, text_encoder, unet)
