@@ -645,7 +645,7 @@ def main(argv: list[str] | None = None) -> dict:
         unet, text_encoder = train_phase1()
     timings["unet"] = timings.get("unet", 0.0) + time.time() - t
 
-    def warm_restart(phase, steps, lr, partial):
+    def warm_restart(phase, unet, text_encoder, steps, lr, partial):
         """A fresh optimiser, a lower peak rate and a new EMA, starting from the previous phase's
         model as saved (fp16-rounded), so that a phase can also be run on its own with --init-from."""
         t = time.time()
@@ -662,11 +662,16 @@ def main(argv: list[str] | None = None) -> dict:
         timings[f"unet_phase{phase}"] = time.time() - t
         return result
 
-    # phase 2 teaches which colour word goes where (partial captions); phase 3 settles it at a lower rate
+    # phase 2 teaches which colour word goes where (partial captions); phase 3 repeats that at a
+    # lower rate with more partial captions, which is what generalises to unseen combinations
     if args.finetune_steps and first_phase <= 2:
-        unet, text_encoder = warm_restart(2, args.finetune_steps, args.finetune_lr, args.partial)
+        unet, text_encoder = warm_restart(
+            2, unet, text_encoder, args.finetune_steps, args.finetune_lr, args.partial
+        )
     if args.polish_steps:
-        unet, text_encoder = warm_restart(3, args.polish_steps, args.polish_lr, args.polish_partial)
+        unet, text_encoder = warm_restart(
+            3, unet, text_encoder, args.polish_steps, args.polish_lr, args.polish_partial
+        )
 
     folder = args.out / args.name
     pipe = build_pipeline(vae, text_encoder, unet)
