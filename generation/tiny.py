@@ -70,14 +70,12 @@ def tiny_text_config(hidden_size: int = 32, **overrides):
     return CLIPTextConfig(**(config | overrides))
 
 
-def build_tiny_pipeline(seed: int = 0, cross_attention_dim: int = 32):
-    """A `StableDiffusionPipeline` with tiny random weights (deterministic for a given seed)."""
-    import torch
-    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextModel
+def tiny_unet(cross_attention_dim: int = 32, **extra):
+    """A two-level UNet with cross-attention in its lower level; `extra` adds e.g. SDXL's
+    `addition_embed_type`."""
+    from diffusers import UNet2DConditionModel
 
-    torch.manual_seed(seed)
-    unet = UNet2DConditionModel(
+    return UNet2DConditionModel(
         sample_size=8,
         block_out_channels=(32, 64),
         layers_per_block=1,
@@ -86,7 +84,18 @@ def build_tiny_pipeline(seed: int = 0, cross_attention_dim: int = 32):
         cross_attention_dim=cross_attention_dim,
         attention_head_dim=8,
         norm_num_groups=8,
+        **extra,
     )
+
+
+def build_tiny_pipeline(seed: int = 0, cross_attention_dim: int = 32):
+    """A `StableDiffusionPipeline` with tiny random weights (deterministic for a given seed)."""
+    import torch
+    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(seed)
+    unet = tiny_unet(cross_attention_dim)
     vae = tiny_vae()
     text_encoder = CLIPTextModel(tiny_text_config(cross_attention_dim))
     return StableDiffusionPipeline(

@@ -16,6 +16,16 @@ CHILD = Path(__file__).resolve().parent / "bot_child.py"
 ROOT = CHILD.parent.parent
 
 
+async def stop(child: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL if the bot has not shut down within 15 s."""
+    child.terminate()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(child.wait(), 15)
+    if child.returncode is None:
+        child.kill()
+        await child.wait()
+
+
 async def spawn(
     root: Path, server: LocalDiscord, step_seconds: float, log: Path
 ) -> asyncio.subprocess.Process:
@@ -60,12 +70,7 @@ async def test_sigkill_mid_job_then_restart_delivers_to_the_channel(tmp_path):
             assert message.id == ix.original_message_id
             assert f"img:u:{job_id}:0" in message.custom_ids()
         finally:
-            second.terminate()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(second.wait(), 15)
-            if second.returncode is None:
-                second.kill()
-                await second.wait()
+            await stop(second)
 
 
 async def test_python_m_bot_uses_the_env_urls_and_token(tmp_path):
@@ -99,9 +104,4 @@ async def test_python_m_bot_uses_the_env_urls_and_token(tmp_path):
             message = await info.wait_original(lambda m: not m.loading, timeout=30)
             assert "Quota" in message.content and message.ephemeral
         finally:
-            child.terminate()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(child.wait(), 15)
-            if child.returncode is None:
-                child.kill()
-                await child.wait()
+            await stop(child)

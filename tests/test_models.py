@@ -239,39 +239,14 @@ def test_single_file_with_skeleton_loads_offline_and_equals_the_folder(models_di
 def _tiny_sdxl_pipeline():
     """A tiny SDXL-shaped pipeline. Its two text encoders differ in width, as in SDXL (768/1280):
     diffusers tells them apart by width."""
-    from diffusers import (
-        AutoencoderKL,
-        EulerDiscreteScheduler,
-        StableDiffusionXLPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    from generation.tiny import SD_SCHEDULER, load_clip_tokenizer
-
-    def text_config(width, act):
-        return CLIPTextConfig(
-            hidden_size=width,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            hidden_act=act,
-            projection_dim=width,
-            bos_token_id=49406,
-            eos_token_id=49407,
-            pad_token_id=49407,
-        )
+    from generation.tiny import SD_SCHEDULER, load_clip_tokenizer, tiny_text_config, tiny_unet
 
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32 + 48,
-        attention_head_dim=8,
-        norm_num_groups=8,
+    unet = tiny_unet(
+        32 + 48,
         addition_embed_type="text_time",
         addition_time_embed_dim=8,
         projection_class_embeddings_input_dim=48 + 6 * 8,
@@ -286,8 +261,8 @@ def _tiny_sdxl_pipeline():
     )
     pipe = StableDiffusionXLPipeline(
         vae=vae.eval(),
-        text_encoder=CLIPTextModel(text_config(32, "quick_gelu")).eval(),
-        text_encoder_2=CLIPTextModelWithProjection(text_config(48, "gelu")).eval(),
+        text_encoder=CLIPTextModel(tiny_text_config(32, hidden_act="quick_gelu")).eval(),
+        text_encoder_2=CLIPTextModelWithProjection(tiny_text_config(48, hidden_act="gelu")).eval(),
         tokenizer=load_clip_tokenizer(),
         tokenizer_2=load_clip_tokenizer("!"),
         unet=unet.eval(),
