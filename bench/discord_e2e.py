@@ -5,7 +5,7 @@
 
 1. Overhead: N /imagine jobs (2x2 grids) sent through localcord to the bot, timed from the first
    command to the server storing the last result, against the same N requests submitted to the
-   scheduler directly (no Discord), timed from the first submit to the last job done. Runs
+   service directly (no Discord), timed from the first submit to the last job done. Runs
    alternate between the two paths; medians count. On a shared CPU the pipeline's own speed
    drifts by more than the goal, so the table also compares wall time per GPU second (the
    worker's measured pipeline time), and the process CPU the front end adds per job. Goal: <= 3 %.
@@ -67,34 +67,35 @@ def bench_settings(
 
 
 def request_for(i: int, settings):
-    from generation.prompt import parse_prompt
+    from generation.requests.prompt import parse_prompt
 
     return parse_prompt(PROMPT.format(seed=1000 + i), settings.defaults)
 
 
-async def warm_up(scheduler, owner) -> None:
+async def warm_up(service, owner) -> None:
     """Load the model before timing (both paths pay it once, outside the measurement)."""
-    from generation.request import GenerationRequest
+    from generation.requests.request import GenerationRequest
 
-    job = await scheduler.submit(
+    job = await service.submit(
         GenerationRequest("warm up", width=64, height=64, steps=1, count=1, seed=1), owner
     )
-    await scheduler.wait(job.id, timeout=600)
+    await service.wait(job.id, timeout=600)
 
 
 async def direct(scratch: Path, models_dir: Path, model: str, jobs: int, steps: int) -> dict[str, float]:
-    """Wall, GPU and process CPU seconds of N jobs submitted to the scheduler itself."""
-    from generation.scheduler import JobOwner, Scheduler
+    """Wall, GPU and process CPU seconds of N jobs submitted to the service itself."""
+    from generation.jobs.service import JobService
+    from generation.jobs.types import JobOwner
 
     settings = bench_settings(scratch, models_dir, model, steps)
-    async with await Scheduler.open(settings) as scheduler:
-        await scheduler.start()
-        await warm_up(scheduler, JobOwner(1))
+    async with await JobService.open(settings) as service:
+        await service.start()
+        await warm_up(service, JobOwner(1))
         start, cpu = time.perf_counter(), time.process_time()
         submitted = [
-            await scheduler.submit(request_for(i, settings), JobOwner(100 + i, 1, 1)) for i in range(jobs)
+            await service.submit(request_for(i, settings), JobOwner(100 + i, 1, 1)) for i in range(jobs)
         ]
-        finished = [await scheduler.wait(job.id, timeout=600) for job in submitted]
+        finished = [await service.wait(job.id, timeout=600) for job in submitted]
         return {
             "elapsed": time.perf_counter() - start,
             "gpu": sum(job.gpu_seconds for job in finished),
@@ -110,22 +111,23 @@ async def through_discord(
     scratch: Path, models_dir: Path, model: str, jobs: int, steps: int, acks: int, previews: bool = True
 ) -> dict[str, Any]:
     from bot.bot import ImagineBot
-    from generation.scheduler import JobOwner, Scheduler
+    from generation.jobs.service import JobService
+    from generation.jobs.types import JobOwner
     from localcord import LocalDiscord, running
 
     # Discord sends no message events to a bot without the message intents; neither does this one.
     async with LocalDiscord(message_events=False) as server:
         settings = bench_settings(scratch, models_dir, model, steps, server, previews)
         users = [server.add_user(f"user{i}", guild=server.guild) for i in range(max(jobs, 8))]
-        async with await Scheduler.open(settings) as scheduler:
-            bot = ImagineBot(settings, scheduler)
+        async with await JobService.open(settings) as service:
+            bot = ImagineBot(settings, service)
             async with running(bot, server, timeout=60):
-                await warm_up(scheduler, JobOwner(1))
+                await warm_up(service, JobOwner(1))
                 queued: dict[str, float] = {}
                 done: dict[str, float] = {}
 
                 async def watch() -> None:
-                    async for event in scheduler.events(None):
+                    async for event in service.events(None):
                         if event.kind == "queued":
                             queued[event.job_id] = time.monotonic()
                         elif event.kind == "done":
@@ -150,7 +152,7 @@ async def through_discord(
                 submit, deliver, gpu = [], [], 0.0
                 for ix, message in zip(sent, results, strict=True):
                     job_id = next(c for c in message.custom_ids() if c.startswith("img:u:")).split(":")[2]
-                    gpu += (await scheduler.get_job(job_id)).gpu_seconds
+                    gpu += (await service.get_job(job_id)).gpu_seconds
                     submit.append(queued[job_id] - ix.sent_at)
                     deliver.append(message.changed_at - done[job_id])
 
@@ -162,7 +164,7 @@ async def through_discord(
                         long_steps = min(steps * 3, settings.limits.max_steps)
                         prompt = PROMPT.format(seed=i) + f" --steps {long_steps}"
                         await server.slash("imagine", {"prompt": prompt}, user=users[i % len(users)])
-                    await server.wait_for(lambda: bool(scheduler.running()), 60, "the GPU to start")
+                    await server.wait_for(lambda: bool(service.running()), 60, "the GPU to start")
                     probes = []
                     for i in range(acks):
                         user = users[i % len(users)]
@@ -170,14 +172,14 @@ async def through_discord(
                             probes.append(await server.slash("info", user=user))
                         else:
                             probes.append(await server.slash("imagine", {"prompt": f"probe {i}"}, user=user))
-                        busy_samples.append(bool(scheduler.running()))
+                        busy_samples.append(bool(service.running()))
                         await asyncio.sleep(0.02)
                     for ix in probes:
                         latencies.append((await ix.wait_response(timeout=30)).elapsed)
-                    for job in scheduler.queue():  # no need to wait for the rest
-                        await scheduler.cancel(job.id, admin=True)
-                    for job in scheduler.running():
-                        await scheduler.cancel(job.id, admin=True)
+                    for job in service.queue():  # no need to wait for the rest
+                        await service.cancel(job.id, admin=True)
+                    for job in service.running():
+                        await service.cancel(job.id, admin=True)
                     await bot.delivery.idle()
                 watcher.cancel()
                 return {
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.model:
             models_dir, model = args.models, args.model
         else:
-            from generation.tiny import save_tiny_model
+            from generation.models.tiny import save_tiny_model
 
             models_dir, model = scratch / "models", "tiny"
             save_tiny_model(models_dir / "tiny")
@@ -276,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [
         (
-            f"{args.jobs} jobs, scheduler directly",
+            f"{args.jobs} jobs, service directly",
             f"{mid_direct:.2f} s",
             "runs " + ", ".join(f"{t:.2f}" for t in direct_times),
         ),

@@ -61,13 +61,14 @@ def main(argv: list[str] | None = None) -> int:
 async def run(args: argparse.Namespace) -> int:
     import torch
 
-    from generation.engine import generate
-    from generation.images import save_job_images
+    from generation.images.saving import save_job_images
+    from generation.jobs.service import JobService
+    from generation.jobs.types import JobOwner
     from generation.models import ModelRegistry, load_model
-    from generation.request import GenerationRequest
-    from generation.scheduler import JobOwner, Scheduler
+    from generation.models.tiny import save_tiny_model
+    from generation.pipelines.engine import generate
+    from generation.requests.request import GenerationRequest
     from generation.settings import ModelSettings, PathSettings, QueueSettings, QuotaSettings, Settings
-    from generation.tiny import save_tiny_model
 
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="bench-scheduler-"))
@@ -102,8 +103,8 @@ async def run(args: argparse.Namespace) -> int:
 
     direct_model = load_model(ModelRegistry(models_dir).get("tiny"), model_settings)
     direct_out = tmp / "direct"
-    batched = await Scheduler.open(settings("batched", args.batch_size))
-    single = await Scheduler.open(settings("single", 1))
+    batched = await JobService.open(settings("batched", args.batch_size))
+    single = await JobService.open(settings("single", 1))
     for scheduler in (batched, single):
         await scheduler.start()
         warm = await scheduler.submit(requests[0], owners[0])  # loads the model, warms the pipeline
@@ -113,7 +114,7 @@ async def run(args: argparse.Namespace) -> int:
 
     counter = 0
 
-    async def through(scheduler: Scheduler) -> float:
+    async def through(scheduler: JobService) -> float:
         t = time.perf_counter()
         jobs = [await scheduler.submit(r, o) for r, o in zip(requests, owners, strict=True)]
         await scheduler.resume()
@@ -217,7 +218,7 @@ class NoopRunner:
     """A runner whose pipeline and saving take no time: what is left is the scheduler's own work."""
 
     def __init__(self, folder: Path) -> None:
-        from generation.engine import CancelToken
+        from generation.pipelines.engine import CancelToken
 
         self.folder = folder
         self.cancel_token = CancelToken
@@ -244,7 +245,7 @@ class NoopRunner:
         return None
 
     def save(self, job_id, request, images, model_name, model_hash):
-        from generation.worker import Saved
+        from generation.workers.local import Saved
 
         return Saved(None, [self.folder / f"{job_id}-{i}.png" for i in range(len(images))], request.seeds)
 
@@ -257,10 +258,11 @@ class NoopRunner:
 
 async def bookkeeping_per_job(settings, request, n: int) -> float:
     """Seconds of scheduler work per job (submit, queue, events, database, quota rows), no pipeline."""
-    from generation.scheduler import JobOwner, Scheduler
+    from generation.jobs.service import JobService
+    from generation.jobs.types import JobOwner
     from generation.settings import QueueSettings
 
-    scheduler = await Scheduler.open(
+    scheduler = await JobService.open(
         settings.replace(queue=QueueSettings(per_user=n, total=n)),
         runner=NoopRunner(settings.paths.outputs_dir),
     )

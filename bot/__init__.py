@@ -1,6 +1,6 @@
-"""The Discord front end: slash commands and buttons driving `generation.scheduler`.
+"""The Discord front end: slash commands and buttons driving `generation.service`.
 
-Nothing here imports torch. The bot only talks to the scheduler's async API; the scheduler
+Nothing here imports torch. The bot only talks to the service's async API; the service
 loads torch lazily in its worker thread.
 """
 

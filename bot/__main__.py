@@ -23,20 +23,20 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import discord
 
 from bot.bot import ImagineBot
-from generation.scheduler import Scheduler
+from generation.jobs.service import JobService
 from generation.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("bot")
 
 
 async def serve(settings: Settings, token: str) -> None:
-    """Run the bot until it is stopped; the scheduler outlives it by a moment to close cleanly."""
-    scheduler = await Scheduler.open(settings)
+    """Run the bot until it is stopped; the service outlives it by a moment to close cleanly."""
+    service = await JobService.open(settings)
     try:
-        async with ImagineBot(settings, scheduler) as bot:
+        async with ImagineBot(settings, service) as bot:
             await bot.start(token)
     finally:
-        await scheduler.close()
+        await service.close()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

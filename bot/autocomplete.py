@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from discord import app_commands
 
 from bot.render import short_prompt
-from generation.scheduler import Job
+from generation.jobs.types import Job
 
 MAX_CHOICES = 25
 

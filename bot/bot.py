@@ -1,4 +1,4 @@
-"""The bot: a `commands.Bot` holding the settings and the scheduler it drives."""
+"""The bot: a `commands.Bot` holding the settings and the service it drives."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.buttons import ResultButton
 from bot.delivery import Delivery
 from bot.replies import fail
-from generation.scheduler import Scheduler
+from generation.jobs.service import JobService
 from generation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,10 @@ class ImagineBot(commands.Bot):
     def __init__(
         self,
         settings: Settings,
-        scheduler: Scheduler,
+        service: JobService,
         *,
         sync_commands: bool | None = None,
-        start_scheduler: bool = True,
+        start_service: bool = True,
         **options: Any,
     ) -> None:
         # Slash commands and buttons arrive without any privileged intent.
@@ -69,9 +69,9 @@ class ImagineBot(commands.Bot):
             **options,
         )
         self.settings = settings
-        self.scheduler = scheduler
+        self.service = service
         self.sync_commands = settings.discord.sync_commands if sync_commands is None else sync_commands
-        self.start_scheduler = start_scheduler
+        self.start_service = start_service
         self.delivery = Delivery(self)
 
     async def login(self, token: str) -> None:
@@ -83,10 +83,10 @@ class ImagineBot(commands.Bot):
             await self.load_extension(extension)
         # Buttons carry their job in the custom_id, so they work on any message, after restarts too.
         self.add_dynamic_items(ResultButton)
-        # Subscribe before the scheduler resumes old jobs, so their events reach us.
+        # Subscribe before the service resumes old jobs, so their events reach us.
         await self.delivery.start()
-        if self.start_scheduler:
-            await self.scheduler.start()
+        if self.start_service:
+            await self.service.start()
         if self.sync_commands:
             await self.sync_app_commands()
 

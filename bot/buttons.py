@@ -16,8 +16,8 @@ import discord
 from bot import derive, jobs
 from bot.checks import is_admin
 from bot.replies import defer, fail, reply
-from generation.images import format_parameters
-from generation.scheduler import Job, JobStatus
+from generation.images.metadata import format_parameters
+from generation.jobs.types import Job, JobStatus
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
@@ -66,7 +66,7 @@ async def handle(interaction: discord.Interaction, action: str, job_id: str, ind
     private = action in (DELETE, INFO, CANCEL)
     await defer(interaction, ephemeral=private)
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
-    job = await bot.scheduler.get_job(job_id)
+    job = await bot.service.get_job(job_id)
     if job is None:
         await fail(interaction, f"Job `{job_id}` is gone (it may have been deleted).")
         return
@@ -113,7 +113,7 @@ async def delete(bot: ImagineBot, interaction: discord.Interaction, job: Job, in
         await fail(interaction, "Only the person who made this (or an admin) can delete it.")
         return
     if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
-        await bot.scheduler.cancel(job.id, by_user=interaction.user.id, admin=True)
+        await bot.service.cancel(job.id, by_user=interaction.user.id, admin=True)
     if interaction.message is not None:
         with contextlib.suppress(discord.NotFound):
             await interaction.message.delete()
@@ -125,7 +125,7 @@ async def cancel(bot: ImagineBot, interaction: discord.Interaction, job: Job, in
         await fail(interaction, "Only the person who asked for this (or an admin) can cancel it.")
         return
     admin = interaction.user.id != job.owner.user_id
-    if await bot.scheduler.cancel(job.id, by_user=interaction.user.id, admin=admin):
+    if await bot.service.cancel(job.id, by_user=interaction.user.id, admin=admin):
         await reply(interaction, f"Cancelled job `{job.id}`.")
     else:
         await reply(interaction, f"Job `{job.id}` has already {job.status}.")

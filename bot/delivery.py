@@ -1,4 +1,4 @@
-"""Delivery: keeps each job's Discord message in step with the scheduler's events.
+"""Delivery: keeps each job's Discord message in step with the service's events.
 
 One listener reads every job's events. Each job the bot knows (from its meta: channel, the
 interaction token and when it was issued, the message id once known) gets a `JobMessage` that
@@ -26,7 +26,8 @@ import discord
 
 from bot import render
 from bot.results import UPLOAD_MARGIN, Upload, progress_view, result_text, result_upload, result_view
-from generation.scheduler import Job, JobEvent
+from generation.jobs.events import JobEvent
+from generation.jobs.types import Job
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
@@ -210,11 +211,11 @@ class JobMessage:
             content = render.cancelled_text(request, user)
         await self._send(content, uploads, view, final=status.final)
         if status.final:
-            await self.bot.scheduler.update_meta(job.id, delivered=True)
+            await self.bot.service.update_meta(job.id, delivered=True)
 
     async def _deliver_result(self, job: Job) -> None:
         if not job.images and job.grid_path is None:
-            job = await self.bot.scheduler.get_job(job.id) or job  # the event may carry an older row
+            job = await self.bot.service.get_job(job.id) or job  # the event may carry an older row
         target = self.target
         assert target is not None
         upload = await result_upload(job, target.filesize_limit, target.spoiler)
@@ -223,7 +224,7 @@ class JobMessage:
         meta: dict[str, Any] = {"delivered": True}
         if message is not None:
             meta |= {"result_message_id": message.id, "result_channel_id": message.channel.id}
-        await self.bot.scheduler.update_meta(job.id, **meta)
+        await self.bot.service.update_meta(job.id, **meta)
 
     async def _send(
         self, content: str, uploads: list[Upload], view: discord.ui.View | None, *, final: bool
@@ -310,11 +311,11 @@ class JobMessage:
         assert target is not None
         if target.message_id is None:
             target.message_id = message_id
-            await self.bot.scheduler.update_meta(self.job_id, message_id=message_id)
+            await self.bot.service.update_meta(self.job_id, message_id=message_id)
 
 
 class Delivery:
-    """Routes scheduler events to job messages; adopts jobs it did not see submitted."""
+    """Routes service events to job messages; adopts jobs it did not see submitted."""
 
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
@@ -325,10 +326,10 @@ class Delivery:
         self._ignored: dict[str, None] = {}  # jobs that are not the bot's, oldest first
 
     async def start(self) -> None:
-        """Subscribe to every job's events (call before the scheduler resumes old jobs)."""
+        """Subscribe to every job's events (call before the service resumes old jobs)."""
         if self._listener is not None:
             return
-        self._subscription = self.bot.scheduler.events(None, previews=self.bot.settings.discord.live_preview)
+        self._subscription = self.bot.service.events(None, previews=self.bot.settings.discord.live_preview)
         self._listener = asyncio.create_task(self._listen(), name="delivery-listener")
         self._redelivery = asyncio.create_task(self._redeliver(time.time()), name="delivery-redeliver")
 
@@ -354,7 +355,7 @@ class Delivery:
         message = self._message(job.id)
         message.attach(job, interaction)
         if message.latest is None:
-            where = self.bot.scheduler.position(job.id)
+            where = self.bot.service.position(job.id)
             if where is not None:
                 message.update(Status("queued", position=where[0], eta=where[1]))
         return message
@@ -370,7 +371,7 @@ class Delivery:
         """Jobs that ended before this start but whose outcome was never posted (the process died
         between the end of the job and its message): deliver them now, as if the event came late."""
         try:
-            jobs = await self.bot.scheduler.finished_between(started - REDELIVER_WINDOW, started)
+            jobs = await self.bot.service.finished_between(started - REDELIVER_WINDOW, started)
         except Exception:
             log.exception("could not look for undelivered results")
             return
@@ -405,7 +406,7 @@ class Delivery:
     async def _adopt(self, message: JobMessage) -> None:
         """A job this process did not submit (resumed after a restart): read its meta."""
         try:
-            job = await self.bot.scheduler.get_job(message.job_id)
+            job = await self.bot.service.get_job(message.job_id)
         except Exception:
             log.exception("could not load job %s", message.job_id)
             job = None

@@ -1,6 +1,6 @@
 """`python -m bot demo`: the whole bot offline, in one process, with a transcript.
 
-Starts localcord (a local Discord-compatible server), the scheduler with the default model
+Starts localcord (a local Discord-compatible server), the service with the default model
 (models/shapes; a tiny random model when it is missing) on a temporary database and outputs
 folder, and the bot. Then plays a short script as a user would: /imagine, then U1, V1 and
 reroll on the result. Prints what the user would see, as it changes, and writes the images the
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.bot import ImagineBot
-from generation.scheduler import Scheduler
+from generation.jobs.service import JobService
 from generation.settings import PathSettings, Settings, load_settings
 
 PROMPT = "a red circle on a blue background"
@@ -36,7 +36,7 @@ def pick_model(settings: Settings, name: str | None, scratch: Path) -> tuple[Pat
     if name:
         raise SystemExit(f"no model {name!r} in {models_dir}")
     print(f"(no model {wanted!r} in {models_dir}: using a tiny random model, which draws noise)")
-    from generation.tiny import save_tiny_model  # imports torch: only in this fallback
+    from generation.models.tiny import save_tiny_model
 
     save_tiny_model(scratch / "models" / "tiny")
     return scratch / "models", "tiny"
@@ -166,15 +166,15 @@ async def run_demo(
         models_dir, model_name = pick_model(settings, model, scratch)
         async with LocalDiscord() as server:
             settings = demo_settings(settings, scratch, models_dir, model_name, server, steps)
-            scheduler = await Scheduler.open(settings)
+            service = await JobService.open(settings)
             transcript = Transcript(out, server)
             try:
-                bot = ImagineBot(settings, scheduler)
+                bot = ImagineBot(settings, service)
                 async with running(bot, server, timeout=60):
                     transcript.say("", f"bot online at {server.url} with model {model_name!r}")
                     await play(server, transcript)
             finally:
-                await scheduler.close()
+                await service.close()
     print(
         f"\n{len(transcript.saved)} images written to {out}/ in {time.monotonic() - transcript.start:.1f} s"
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from generation.derive import upscale_of, variation_of
-from generation.request import RANDOM_SEED, GenerationRequest, Mode
-from generation.scheduler import Job, JobImage
+from generation.jobs.types import Job, JobImage
+from generation.requests.followups import upscale_of, variation_of
+from generation.requests.request import RANDOM_SEED, GenerationRequest, Mode
 from generation.settings import Settings
 
 SUBTLE, STRONG = 0.35, 0.7

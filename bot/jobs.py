@@ -13,10 +13,11 @@ import discord
 from bot.checks import role_ids
 from bot.replies import fail
 from bot.safety import banned_word_in, wants_spoiler
-from generation.prompt import PromptError
-from generation.request import GenerationRequest
-from generation.scheduler import Job, JobOwner, SubmitRefused
-from generation.validation import ValidationError, validate
+from generation.jobs.service import SubmitRefused
+from generation.jobs.types import Job, JobOwner
+from generation.requests.prompt import PromptError
+from generation.requests.request import GenerationRequest
+from generation.requests.validation import ValidationError, validate
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
@@ -55,7 +56,7 @@ async def check_request(
     bot: ImagineBot, interaction: discord.Interaction, request: GenerationRequest
 ) -> GenerationRequest:
     """Server safety rules, then the generation limits; raises Refused with the reason."""
-    word = await banned_word_in(request.prompt, bot.scheduler, bot.settings.discord, interaction.guild_id)
+    word = await banned_word_in(request.prompt, bot.service, bot.settings.discord, interaction.guild_id)
     if word is not None:
         raise Refused(f'Your prompt contains "{word}", which is not allowed on this server.')
     try:
@@ -79,9 +80,9 @@ async def submit(
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
     try:
         request = await check_request(bot, interaction, request)
-        spoiler = await wants_spoiler(interaction, bot.scheduler, bot.settings.discord)
+        spoiler = await wants_spoiler(interaction, bot.service, bot.settings.discord)
         meta = interaction_meta(interaction, spoiler=spoiler, depth=depth) | (extra_meta or {})
-        job = await bot.scheduler.submit(request, owner_of(interaction), parent_id=parent_id, meta=meta)
+        job = await bot.service.submit(request, owner_of(interaction), parent_id=parent_id, meta=meta)
     except (Refused, SubmitRefused) as exc:
         await fail(interaction, str(exc))
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generation.request import GenerationRequest, Mode
+from generation.requests.request import GenerationRequest, Mode
 
 MAX_PROMPT_SHOWN = 300  # a message holds 2000 characters; the prompt is only a reminder
 

@@ -15,9 +15,9 @@ import discord
 
 from bot import render
 from bot.buttons import CANCEL, DELETE, INFO, REROLL, STRONG, SUBTLE, UPSCALE, VARY, ResultButton
-from generation.images import encode_under_limit
-from generation.request import Mode
-from generation.scheduler import Job
+from generation.images.encoding import encode_under_limit
+from generation.jobs.types import Job
+from generation.requests.request import Mode
 
 if TYPE_CHECKING:
     from generation.settings import Settings

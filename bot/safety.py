@@ -6,7 +6,7 @@ import re
 
 import discord
 
-from generation.scheduler import Scheduler
+from generation.jobs.service import JobService
 from generation.settings import DiscordSettings
 
 BANNED_WORDS = "banned_words"  # guild setting: list of words and phrases
@@ -30,17 +30,17 @@ def find_banned(text: str, words: list[str] | tuple[str, ...]) -> str | None:
     return None
 
 
-async def server_words(scheduler: Scheduler, guild_id: int | None) -> list[str]:
+async def server_words(service: JobService, guild_id: int | None) -> list[str]:
     if guild_id is None:
         return []
-    words = await scheduler.guild_setting(guild_id, BANNED_WORDS, [])
+    words = await service.guild_setting(guild_id, BANNED_WORDS, [])
     return list(words or [])
 
 
 async def banned_word_in(
-    text: str, scheduler: Scheduler, settings: DiscordSettings, guild_id: int | None
+    text: str, service: JobService, settings: DiscordSettings, guild_id: int | None
 ) -> str | None:
-    words = [*settings.banned_words, *await server_words(scheduler, guild_id)]
+    words = [*settings.banned_words, *await server_words(service, guild_id)]
     return find_banned(text, words)
 
 
@@ -50,10 +50,10 @@ def channel_is_nsfw(channel: object) -> bool:
 
 
 async def wants_spoiler(
-    interaction: discord.Interaction, scheduler: Scheduler, settings: DiscordSettings
+    interaction: discord.Interaction, service: JobService, settings: DiscordSettings
 ) -> bool:
     """Spoiler results outside NSFW channels when the server (or the config default) says so."""
     if interaction.guild_id is None or channel_is_nsfw(interaction.channel):
         return False
-    value = await scheduler.guild_setting(interaction.guild_id, SPOILER, None)
+    value = await service.guild_setting(interaction.guild_id, SPOILER, None)
     return settings.spoiler_outside_nsfw if value is None else bool(value)

@@ -20,9 +20,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from generation.request import RANDOM_SEED, GenerationRequest
+from generation.models.tiny import TINY_MODEL_NAME, save_tiny_model
+from generation.requests.request import RANDOM_SEED, GenerationRequest
 from generation.settings import ConfigError, Settings, load_settings
-from generation.tiny import TINY_MODEL_NAME, save_tiny_model
 
 
 class CommandError(Exception):
@@ -58,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def request_from_args(args: argparse.Namespace, settings: Settings) -> GenerationRequest:
-    from generation.derive import upscale_of, variation_of
-    from generation.images import read_parameters, request_from_parameters
-    from generation.prompt import parse_prompt
+    from generation.images.metadata import read_parameters, request_from_parameters
+    from generation.requests.followups import upscale_of, variation_of
+    from generation.requests.prompt import parse_prompt
 
     if args.command == "imagine":
         request = parse_prompt(args.prompt, settings.defaults)
@@ -125,9 +125,9 @@ def load_requested_model(name: str, settings: Settings):
 
 
 def run(args: argparse.Namespace) -> dict:
-    from generation.engine import generate
-    from generation.images import save_job_images
-    from generation.validation import validate
+    from generation.images.saving import save_job_images
+    from generation.pipelines.engine import generate
+    from generation.requests.validation import validate
 
     settings = load_settings(getattr(args, "config", None))
     request = validate(request_from_args(args, settings), settings).resolve_seed()

@@ -216,7 +216,7 @@ def train_unet(
 
     from diffusers import DDPMScheduler
 
-    from generation.tiny import SD_SCHEDULER
+    from generation.models.tiny import SD_SCHEDULER
 
     torch.manual_seed(seed)
     if init is None:
@@ -283,7 +283,7 @@ def train_unet(
 def build_pipeline(vae, text_encoder, unet):
     from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
 
-    from generation.tiny import SD_SCHEDULER, load_clip_tokenizer
+    from generation.models.tiny import SD_SCHEDULER, load_clip_tokenizer
 
     return StableDiffusionPipeline(
         vae=vae,
@@ -318,7 +318,7 @@ def read_defaults(config: Path | None = None) -> dict:
 def set_sampler(pipe, name: str) -> None:
     """Swap the pipeline's scheduler for an A1111 sampler name (the project's mapping if present)."""
     try:
-        from generation.samplers import make_scheduler  # type: ignore[attr-defined]
+        from generation.pipelines.samplers import make_scheduler
 
         pipe.scheduler = make_scheduler(name, pipe.scheduler.config)
         return
@@ -485,7 +485,7 @@ def slim_tokenizer(folder: Path) -> None:
     """Keep the CLIP vocabulary and merges (1.5 MB) instead of the 3.6 MB `tokenizer.json`."""
     import shutil
 
-    from generation.tiny import TOKENIZER_DIR
+    from generation.models.tiny import TOKENIZER_DIR
 
     (folder / "tokenizer.json").unlink(missing_ok=True)
     for name in ("vocab.json", "merges.txt"):
@@ -548,7 +548,7 @@ def main(argv: list[str] | None = None) -> dict:
     t_start = time.time()
     timings = {}
 
-    from generation.tiny import load_clip_tokenizer
+    from generation.models.tiny import load_clip_tokenizer
 
     t = time.time()
     images, scenes = make_dataset(args.images, seed=args.seed, size=SIZE, combos=SEEN, progress=True)

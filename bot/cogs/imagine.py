@@ -12,9 +12,9 @@ from discord.ext import commands
 from bot import jobs
 from bot.autocomplete import matching
 from bot.replies import defer, fail
-from generation.prompt import PromptError, parse_prompt
-from generation.request import MAX_SEED, GenerationRequest
-from generation.samplers import SAMPLER_NAMES, canonical_sampler
+from generation.pipelines.samplers import SAMPLER_NAMES, canonical_sampler
+from generation.requests.prompt import PromptError, parse_prompt
+from generation.requests.request import MAX_SEED, GenerationRequest
 from generation.settings import DefaultSettings
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class Imagine(commands.Cog):
     async def model_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return matching(current, self.bot.scheduler.model_names())
+        return matching(current, self.bot.service.model_names())
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -16,7 +16,7 @@ from bot.jobs import owner_of
 from bot.replies import defer, fail, reply
 from bot.results import result_text, result_upload, result_view
 from bot.safety import wants_spoiler
-from generation.scheduler import Job, JobStatus
+from generation.jobs.types import Job, JobStatus
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
@@ -41,18 +41,18 @@ class Show(commands.Cog):
     @app_commands.describe(job="The job id (shown under each result)")
     async def show(self, interaction: discord.Interaction, job: str) -> None:
         await defer(interaction)
-        found = await self.bot.scheduler.get_job(job.strip())
+        found = await self.bot.service.get_job(job.strip())
         admin = is_admin(interaction, self.bot.settings.discord)
         if found is None or not may_see(interaction, found, admin):
             await fail(interaction, f"There is no job `{job.strip()}` you can see.")
             return
         if found.status is not JobStatus.DONE:
-            where = self.bot.scheduler.position(found.id)
+            where = self.bot.service.position(found.id)
             state = f"#{where[0]} in the queue" if where else str(found.status)
             note = f": {found.error}" if found.error else ""
             await reply(interaction, f"Job `{found.id}` is {state}{note}.")
             return
-        spoiler = await wants_spoiler(interaction, self.bot.scheduler, self.bot.settings.discord)
+        spoiler = await wants_spoiler(interaction, self.bot.service, self.bot.settings.discord)
         upload = await result_upload(found, interaction.filesize_limit, spoiler)
         await reply(
             interaction,
@@ -65,19 +65,19 @@ class Show(commands.Cog):
     async def job_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return job_choices(current, await self.bot.scheduler.user_jobs(interaction.user.id, limit=25))
+        return job_choices(current, await self.bot.service.user_jobs(interaction.user.id, limit=25))
 
     @app_commands.command(description="Your GPU time left, your jobs, the model and the queue")
     async def info(self, interaction: discord.Interaction) -> None:
         await defer(interaction, ephemeral=True)
-        scheduler = self.bot.scheduler
-        quota = await scheduler.quota_status(owner_of(interaction))
-        recent = await scheduler.user_jobs(interaction.user.id, limit=5)
-        queue = scheduler.queue()
+        service = self.bot.service
+        quota = await service.quota_status(owner_of(interaction))
+        recent = await service.user_jobs(interaction.user.id, limit=5)
+        queue = service.queue()
         lines = [
             f"**Quota:** {quota.describe(time.time())}",
-            f"**Model:** `{scheduler.active_model or 'none loaded yet'}`",
-            f"**Queue:** {len(queue)} waiting" + (" (paused)" if scheduler.paused else ""),
+            f"**Model:** `{service.active_model or 'none loaded yet'}`",
+            f"**Queue:** {len(queue)} waiting" + (" (paused)" if service.paused else ""),
         ]
         mine = [(i + 1, j) for i, j in enumerate(queue) if j.owner.user_id == interaction.user.id]
         if mine:

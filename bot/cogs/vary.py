@@ -14,9 +14,9 @@ from discord.ext import commands
 from bot import derive, jobs
 from bot.autocomplete import job_choices
 from bot.replies import defer, fail
-from generation.derive import fit_size, with_enough_steps
-from generation.prompt import PromptError, parse_prompt
-from generation.request import GenerationRequest, Mode
+from generation.requests.followups import fit_size, with_enough_steps
+from generation.requests.prompt import PromptError, parse_prompt
+from generation.requests.request import GenerationRequest, Mode
 from generation.settings import Settings
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class Vary(commands.Cog):
     async def from_job(
         self, interaction: discord.Interaction, job_id: str, index: int, prompt: str | None, strength: float
     ) -> GenerationRequest:
-        job = await self.bot.scheduler.get_job(job_id.strip())
+        job = await self.bot.service.get_job(job_id.strip())
         if job is None:
             raise derive.NoSuchImage(f"There is no job `{job_id.strip()}`.")
         request = derive.variation_request(job, index, self.bot.settings, strength=strength)
@@ -131,7 +131,7 @@ class Vary(commands.Cog):
     async def job_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        recent = await self.bot.scheduler.user_jobs(interaction.user.id, limit=25)
+        recent = await self.bot.service.user_jobs(interaction.user.id, limit=25)
         return job_choices(current, [j for j in recent if j.images])
 
     @vary.autocomplete("strength")

@@ -1,0 +1,416 @@
+"""The job store: SQLite (WAL) through aiosqlite, with versioned migrations.
+
+Every job is a row (`jobs`), its images rows of `images`; quota rows and per-server settings live
+beside them. Writes that belong together run in one transaction (a finished job's status, images,
+charge and the release of its reservation), so a crash leaves either all or none of them.
+Migrations are the files `generation/migrations/NNNN_name.sql`, applied in order at open; the
+database's `PRAGMA user_version` is the number of the last one applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from generation.jobs.types import Job, JobImage, JobOwner, JobStatus, new_job_id
+from generation.requests.request import GenerationRequest
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def migrations(folder: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
+    found = []
+    for path in folder.glob("*.sql"):
+        match = re.match(r"(\d+)_", path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    found.sort()
+    numbers = [n for n, _ in found]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise RuntimeError(f"migrations in {folder} must be numbered 0001, 0002, ... without gaps: {numbers}")
+    return found
+
+
+_JOB_COLUMNS = (
+    "id, user_id, guild_id, channel_id, role_ids, priority, request, status, created_at, started_at,"
+    " finished_at, gpu_seconds, error, model_name, model_hash, grid_path, parent_id, meta, attempts"
+)
+
+
+class SQLiteStore:
+    """One aiosqlite connection; transactions are serialised by an asyncio lock."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path, *, migrations_dir: Path = MIGRATIONS_DIR) -> SQLiteStore:
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")  # in WAL: durable across process crashes
+            await db.execute("PRAGMA foreign_keys=ON")
+            await db.execute("PRAGMA busy_timeout=5000")
+            store = cls(db, path)
+            await store._migrate(migrations_dir)
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._db.close()
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            return (await cur.fetchone())[0]
+
+    async def _migrate(self, folder: Path) -> None:
+        version = await self.schema_version()
+        for number, path in migrations(folder):
+            if number <= version:
+                continue
+            sql = path.read_text(encoding="utf-8")
+            try:
+                await self._db.executescript(
+                    f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
+            except BaseException:
+                if self._db.in_transaction:
+                    await self._db.rollback()
+                raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[aiosqlite.Row]:
+        async with self._lock, self._db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> aiosqlite.Row | None:
+        async with self._lock, self._db.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    async def insert_job(self, job: Job, *, reserve_seconds: float = 0.0) -> Job:
+        """Write a new job (and its quota reservation); a clashing id gets a fresh one."""
+        for _ in range(10):
+            try:
+                async with self.transaction() as db:
+                    await db.execute(
+                        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 19)})", _job_row(job)
+                    )
+                    if reserve_seconds > 0:
+                        await db.execute(
+                            "INSERT INTO quota_reservations (job_id, user_id, seconds, created_at)"
+                            " VALUES (?,?,?,?)",
+                            (job.id, job.owner.user_id, reserve_seconds, job.created_at),
+                        )
+                return job
+            except aiosqlite.IntegrityError:
+                if await self.get_job(job.id) is None:
+                    raise
+                job = job.replace(id=new_job_id())
+        raise RuntimeError("could not find a free job id")
+
+    async def mark_running(
+        self, job_ids: Iterable[str], *, started_at: float, model_name: str | None, model_hash: str | None
+    ) -> None:
+        async with self.transaction() as db:
+            await db.executemany(
+                "UPDATE jobs SET status='running', started_at=?, model_name=?, model_hash=?,"
+                " attempts=attempts+1 WHERE id=? AND status='queued'",
+                [(started_at, model_name, model_hash, job_id) for job_id in job_ids],
+            )
+
+    async def mark_queued(self, job_ids: Iterable[str]) -> None:
+        async with self.transaction() as db:
+            await db.executemany(
+                "UPDATE jobs SET status='queued', started_at=NULL WHERE id=? AND status='running'",
+                [(job_id,) for job_id in job_ids],
+            )
+
+    async def finish_done(
+        self,
+        job_id: str,
+        *,
+        finished_at: float,
+        gpu_seconds: float,
+        grid_path: Path | None,
+        images: Sequence[JobImage],
+        charge_day: str,
+        model_hash: str | None = None,
+    ) -> bool:
+        """Done, images, charge and release in one transaction. False if the job was finished already."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE jobs SET status='done', finished_at=?, gpu_seconds=?, grid_path=?, error=NULL,"
+                " model_hash=COALESCE(?, model_hash) WHERE id=? AND status IN ('queued','running')",
+                (finished_at, gpu_seconds, None if grid_path is None else str(grid_path), model_hash, job_id),
+            )
+            if cur.rowcount == 0:
+                return False
+            await db.execute("DELETE FROM images WHERE job_id=?", (job_id,))
+            await db.executemany(
+                "INSERT INTO images (job_id, idx, seed, path) VALUES (?,?,?,?)",
+                [(job_id, im.index, im.seed, str(im.path)) for im in images],
+            )
+            await db.execute(
+                "INSERT OR IGNORE INTO quota_charges (job_id, user_id, day, seconds, charged_at)"
+                " SELECT id, user_id, ?, ?, ? FROM jobs WHERE id=?",
+                (charge_day, gpu_seconds, finished_at, job_id),
+            )
+            await db.execute("DELETE FROM quota_reservations WHERE job_id=?", (job_id,))
+        return True
+
+    async def finish_unsuccessful(
+        self, job_id: str, status: JobStatus, *, finished_at: float, error: str | None = None
+    ) -> bool:
+        """Failed or cancelled: the reservation is released, nothing is charged."""
+        assert status in (JobStatus.FAILED, JobStatus.CANCELLED)
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE jobs SET status=?, finished_at=?, error=?"
+                " WHERE id=? AND status IN ('queued','running')",
+                (status.value, finished_at, error, job_id),
+            )
+            if cur.rowcount == 0:
+                return False
+            await db.execute("DELETE FROM quota_reservations WHERE job_id=?", (job_id,))
+        return True
+
+    async def requeue_unfinished(self) -> list[Job]:
+        """At start: jobs left running go back to queued; returns every unfinished job in submit order."""
+        async with self.transaction() as db:
+            await db.execute("UPDATE jobs SET status='queued', started_at=NULL WHERE status='running'")
+        rows = await self._fetchall(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status='queued' ORDER BY created_at, rowid"
+        )
+        return [_job_from_row(row) for row in rows]
+
+    async def get_job(self, job_id: str) -> Job | None:
+        row = await self._fetchone(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id=?", (job_id,))
+        if row is None:
+            return None
+        return (await self._with_images([_job_from_row(row)]))[0]
+
+    async def user_jobs(
+        self, user_id: int, limit: int = 10, *, statuses: Iterable[JobStatus] = ()
+    ) -> list[Job]:
+        statuses = [s.value for s in statuses]
+        where = "user_id=?" + (f" AND status IN ({', '.join('?' * len(statuses))})" if statuses else "")
+        rows = await self._fetchall(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (user_id, *statuses, limit),
+        )
+        return await self._with_images([_job_from_row(row) for row in rows])
+
+    async def finished_between(self, start: float, end: float) -> list[Job]:
+        """Jobs that ended (done, failed or cancelled) in [start, end), oldest first."""
+        rows = await self._fetchall(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('done', 'failed', 'cancelled') "
+            "AND finished_at >= ? AND finished_at < ? ORDER BY finished_at, rowid",
+            (start, end),
+        )
+        return await self._with_images([_job_from_row(row) for row in rows])
+
+    async def children(self, parent_id: str) -> list[Job]:
+        rows = await self._fetchall(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE parent_id=? ORDER BY created_at, rowid", (parent_id,)
+        )
+        return await self._with_images([_job_from_row(row) for row in rows])
+
+    async def recent_done(self, limit: int) -> list[tuple[GenerationRequest, float]]:
+        rows = await self._fetchall(
+            "SELECT request, gpu_seconds FROM jobs WHERE status='done' AND gpu_seconds > 0"
+            " ORDER BY finished_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [(GenerationRequest.from_dict(json.loads(r[0])), r[1]) for r in rows]
+
+    async def update_meta(self, job_id: str, meta: dict[str, Any]) -> dict[str, Any] | None:
+        """Merge `meta` into the job's meta; returns the new meta (None: no such job)."""
+        async with self.transaction() as db:
+            async with db.execute("SELECT meta FROM jobs WHERE id=?", (job_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            merged = {**json.loads(row[0]), **meta}
+            await db.execute("UPDATE jobs SET meta=? WHERE id=?", (json.dumps(merged), job_id))
+        return merged
+
+    async def _with_images(self, jobs: list[Job]) -> list[Job]:
+        if not jobs:
+            return jobs
+        ids = [j.id for j in jobs]
+        rows = await self._fetchall(
+            f"SELECT job_id, idx, seed, path FROM images WHERE job_id IN ({', '.join('?' * len(ids))})"
+            " ORDER BY job_id, idx",
+            ids,
+        )
+        images: dict[str, list[JobImage]] = {}
+        for job_id, idx, seed, path in rows:
+            images.setdefault(job_id, []).append(JobImage(idx, seed, Path(path)))
+        return [j.replace(images=tuple(images.get(j.id, ()))) for j in jobs]
+
+    # -- quotas -------------------------------------------------------------------------------
+
+    async def quota_rows(self, user_id: int, day: str) -> tuple[float, float, float, float | None, bool]:
+        """(used today, reserved now, granted today, override seconds, has override)."""
+        row = await self._fetchone(
+            "SELECT"
+            " (SELECT COALESCE(SUM(seconds), 0) FROM quota_charges WHERE user_id=:u AND day=:d),"
+            " (SELECT COALESCE(SUM(seconds), 0) FROM quota_reservations WHERE user_id=:u),"
+            " (SELECT COALESCE(SUM(seconds), 0) FROM quota_grants WHERE user_id=:u AND day=:d),"
+            " (SELECT seconds FROM quota_overrides WHERE user_id=:u),"
+            " EXISTS (SELECT 1 FROM quota_overrides WHERE user_id=:u)",
+            {"u": user_id, "d": day},
+        )
+        used, reserved, granted, override, has_override = row
+        return used, reserved, granted, override, bool(has_override)
+
+    async def charge_of(self, job_id: str) -> float | None:
+        row = await self._fetchone("SELECT seconds FROM quota_charges WHERE job_id=?", (job_id,))
+        return None if row is None else row[0]
+
+    async def reservation_of(self, job_id: str) -> float | None:
+        row = await self._fetchone("SELECT seconds FROM quota_reservations WHERE job_id=?", (job_id,))
+        return None if row is None else row[0]
+
+    async def add_grant(self, user_id: int, day: str, seconds: float, now: float) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO quota_grants (user_id, day, seconds, granted_at) VALUES (?,?,?,?)",
+                (user_id, day, seconds, now),
+            )
+
+    async def set_override(self, user_id: int, seconds: float | None, now: float, *, remove: bool) -> None:
+        async with self.transaction() as db:
+            if remove:
+                await db.execute("DELETE FROM quota_overrides WHERE user_id=?", (user_id,))
+            else:
+                await db.execute(
+                    "INSERT INTO quota_overrides (user_id, seconds, updated_at) VALUES (?,?,?)"
+                    " ON CONFLICT (user_id) DO UPDATE SET"
+                    " seconds=excluded.seconds, updated_at=excluded.updated_at",
+                    (user_id, seconds, now),
+                )
+
+    # -- key/value settings -------------------------------------------------------------------
+
+    async def guild_setting(self, guild_id: int, key: str, default: Any = None) -> Any:
+        row = await self._fetchone(
+            "SELECT value FROM guild_settings WHERE guild_id=? AND key=?", (guild_id, key)
+        )
+        return default if row is None else json.loads(row[0])
+
+    async def set_guild_setting(self, guild_id: int, key: str, value: Any) -> None:
+        async with self.transaction() as db:
+            if value is None:
+                await db.execute("DELETE FROM guild_settings WHERE guild_id=? AND key=?", (guild_id, key))
+            else:
+                await db.execute(
+                    "INSERT INTO guild_settings (guild_id, key, value) VALUES (?,?,?)"
+                    " ON CONFLICT (guild_id, key) DO UPDATE SET value=excluded.value",
+                    (guild_id, key, json.dumps(value)),
+                )
+
+    async def state(self, key: str, default: Any = None) -> Any:
+        row = await self._fetchone("SELECT value FROM state WHERE key=?", (key,))
+        return default if row is None else json.loads(row[0])
+
+    async def set_state(self, key: str, value: Any) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO state (key, value) VALUES (?,?)"
+                " ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+                (key, json.dumps(value)),
+            )
+
+
+def _job_row(job: Job) -> tuple[Any, ...]:
+    return (
+        job.id,
+        job.owner.user_id,
+        job.owner.guild_id,
+        job.owner.channel_id,
+        json.dumps(list(job.owner.role_ids)),
+        job.priority,
+        json.dumps(job.request.to_dict()),
+        job.status.value,
+        job.created_at,
+        job.started_at,
+        job.finished_at,
+        job.gpu_seconds,
+        job.error,
+        job.model_name,
+        job.model_hash,
+        None if job.grid_path is None else str(job.grid_path),
+        job.parent_id,
+        json.dumps(job.meta),
+        job.attempts,
+    )
+
+
+def _job_from_row(row: Sequence[Any]) -> Job:
+    (
+        job_id,
+        user_id,
+        guild_id,
+        channel_id,
+        role_ids,
+        priority,
+        request,
+        status,
+        created_at,
+        started_at,
+        finished_at,
+        gpu_seconds,
+        error,
+        model_name,
+        model_hash,
+        grid_path,
+        parent_id,
+        meta,
+        attempts,
+    ) = row
+    return Job(
+        id=job_id,
+        owner=JobOwner(user_id, guild_id, channel_id, tuple(json.loads(role_ids))),
+        request=GenerationRequest.from_dict(json.loads(request)),
+        status=JobStatus(status),
+        created_at=created_at,
+        started_at=started_at,
+        finished_at=finished_at,
+        gpu_seconds=gpu_seconds,
+        error=error,
+        model_name=model_name,
+        model_hash=model_hash,
+        grid_path=None if grid_path is None else Path(grid_path),
+        parent_id=parent_id,
+        meta=json.loads(meta),
+        priority=priority,
+        attempts=attempts,
+    )

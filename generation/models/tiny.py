@@ -1,0 +1,117 @@
+"""A tiny Stable-Diffusion-1.x-shaped model with random weights, built in about a second.
+
+Tests, benchmarks and the command line (when no real model is present) use it: it has every part
+a real checkpoint has (CLIP tokenizer and text encoder, UNet with cross-attention, KL VAE with an
+8x downscale, a scheduler), so it runs through exactly the same loading and pipeline code.
+It draws noise, not pictures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TINY_MODEL_NAME = "tiny"
+TOKENIZER_DIR = Path(__file__).resolve().parent.parent / "configs" / "tokenizer"
+
+SD_SCHEDULER = {
+    "num_train_timesteps": 1000,
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "prediction_type": "epsilon",
+    "timestep_spacing": "leading",
+    "steps_offset": 1,
+}
+
+
+def load_clip_tokenizer(pad_token: str = "<|endoftext|>"):
+    """The real CLIP BPE tokenizer, from the files the project carries."""
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer(
+        str(TOKENIZER_DIR / "vocab.json"),
+        str(TOKENIZER_DIR / "merges.txt"),
+        model_max_length=77,
+        pad_token=pad_token,
+    )
+
+
+def tiny_vae():
+    """A KL autoencoder with SD's 8x downscale and 4 latent channels, a few thousand weights."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=(8, 16, 16, 16),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=8,
+        sample_size=64,
+    )
+
+
+def tiny_text_config(hidden_size: int = 32, **overrides):
+    """A two-layer CLIP text encoder config over the real CLIP vocabulary."""
+    from transformers import CLIPTextConfig
+
+    config = {
+        "vocab_size": 49408,
+        "hidden_size": hidden_size,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "max_position_embeddings": 77,
+        "bos_token_id": 49406,
+        "eos_token_id": 49407,
+        "pad_token_id": 49407,
+        "projection_dim": hidden_size,
+    }
+    return CLIPTextConfig(**(config | overrides))
+
+
+def tiny_unet(cross_attention_dim: int = 32, **extra):
+    """A two-level UNet with cross-attention in its lower level; `extra` adds e.g. SDXL's
+    `addition_embed_type`."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=8,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=cross_attention_dim,
+        attention_head_dim=8,
+        norm_num_groups=8,
+        **extra,
+    )
+
+
+def build_tiny_pipeline(seed: int = 0, cross_attention_dim: int = 32):
+    """A `StableDiffusionPipeline` with tiny random weights (deterministic for a given seed)."""
+    import torch
+    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(seed)
+    unet = tiny_unet(cross_attention_dim)
+    vae = tiny_vae()
+    text_encoder = CLIPTextModel(tiny_text_config(cross_attention_dim))
+    return StableDiffusionPipeline(
+        vae=vae.eval(),
+        text_encoder=text_encoder.eval(),
+        tokenizer=load_clip_tokenizer(),
+        unet=unet.eval(),
+        scheduler=EulerDiscreteScheduler(**SD_SCHEDULER),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def save_tiny_model(folder: str | Path, seed: int = 0) -> Path:
+    """Write the tiny model as a diffusers folder (safetensors weights) and return its path."""
+    folder = Path(folder)
+    build_tiny_pipeline(seed).save_pretrained(folder, safe_serialization=True)
+    return folder

@@ -1,0 +1,1 @@
+"""Pipelines: running requests on a loaded model (torch and diffusers)."""

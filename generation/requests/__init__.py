@@ -1,0 +1,1 @@
+"""Requests: the request type, prompt flags, validation and follow-ups. Torch-free."""

@@ -1,0 +1,1 @@
+"""GPU workers: what the job service hands batches to."""

@@ -1,0 +1,153 @@
+"""The fair queue alone: round-robin order, priority classes, batching choices, model grouping."""
+
+from __future__ import annotations
+
+from generation.jobs.fairqueue import (
+    NORMAL,
+    PRIORITY,
+    FairQueue,
+    QueueItem,
+    RateEstimator,
+    estimate_units,
+    etas,
+)
+from generation.requests.request import GenerationRequest, HiresFix, Mode
+
+
+def item(job_id: str, user: int, *, model: str = "m", key: object = "k", images: int = 1, **kw) -> QueueItem:
+    return QueueItem(job_id, user, model=model, batch_key=(model, key), images=images, **kw)
+
+
+def drain(queue: FairQueue) -> list[str]:
+    served = []
+    while len(queue):
+        served += [i.job_id for i in queue.take_batch()]
+    return served
+
+
+def test_ten_jobs_cannot_delay_a_single_job_by_more_than_one():
+    queue = FairQueue()
+    for n in range(10):
+        queue.push(item(f"a{n}", 1))
+    queue.push(item("b0", 2))
+    order = [i.job_id for i in queue.order()]
+    assert order.index("b0") <= 1
+    assert drain(queue).index("b0") <= 1
+
+
+def test_a_newcomer_after_the_first_turn_goes_next():
+    queue = FairQueue()
+    for n in range(10):
+        queue.push(item(f"a{n}", 1))
+    assert [i.job_id for i in queue.take_batch()] == ["a0"]  # a0 runs
+    queue.push(item("b0", 2))
+    assert queue.peek().job_id == "b0"
+
+
+def test_round_robin_among_three_users_and_order_matches_serving():
+    queue = FairQueue()
+    for n in range(3):
+        for user in (1, 2, 3):
+            queue.push(item(f"u{user}-{n}", user))
+    predicted = [i.job_id for i in queue.order()]
+    assert predicted[:3] == ["u1-0", "u2-0", "u3-0"]
+    assert drain(queue) == predicted
+    assert queue.position("nothing") is None
+
+
+def test_idle_users_cannot_save_up_turns():
+    queue = FairQueue()
+    queue.push(item("b0", 2))
+    drain(queue)  # b was served once and went idle
+    for n in range(5):
+        queue.push(item(f"a{n}", 1))
+    for _ in range(3):
+        queue.take_batch()
+    queue.push(item("b1", 2))
+    queue.push(item("b2", 2))
+    order = [i.job_id for i in queue.order()]
+    assert order[:4] == ["b1", "a3", "b2", "a4"]
+
+
+def test_priority_class_first_then_round_robin():
+    queue = FairQueue()
+    queue.push(item("a0", 1))
+    queue.push(item("a1", 1))
+    queue.push(item("p0", 9, priority=PRIORITY))
+    queue.push(item("p1", 9, priority=PRIORITY))
+    queue.push(item("b0", 2, priority=NORMAL))
+    assert [i.job_id for i in queue.order()] == ["p0", "p1", "a0", "b0", "a1"]
+
+
+def test_remove_and_positions():
+    queue = FairQueue()
+    for n in range(3):
+        queue.push(item(f"a{n}", 1))
+    queue.push(item("b0", 2))
+    assert queue.position("b0") == 2
+    assert queue.remove("a0").job_id == "a0"
+    assert queue.remove("a0") is None
+    assert queue.position("b0") == 2  # a1 took a0's place (same turn)
+    assert queue.user_count(1) == 2
+    assert "a1" in queue and "a0" not in queue
+
+
+def test_batches_compatible_jobs_in_fair_order_up_to_batch_size():
+    queue = FairQueue()
+    queue.push(item("a0", 1, key="x"))
+    queue.push(item("a1", 1, key="x"))
+    queue.push(item("b0", 2, key="y"))
+    queue.push(item("c0", 3, key="x", images=2))
+    queue.push(item("d0", 4, key="x", images=2))
+    batch = [i.job_id for i in queue.take_batch(batch_size=4)]
+    assert batch == ["a0", "c0", "a1"]  # fair order a0, b0, c0, d0, a1...; d0 would overflow
+    assert queue.peek().job_id == "b0"
+
+
+def test_batching_only_looks_within_the_window_and_only_txt2img():
+    queue = FairQueue()
+    for user in range(1, 6):
+        queue.push(item(f"u{user}", user, key="x" if user in (1, 5) else f"k{user}"))
+    assert [i.job_id for i in queue.plan_batch(batch_size=4, scan=3)] == ["u1"]
+    assert [i.job_id for i in queue.plan_batch(batch_size=4, scan=8)] == ["u1", "u5"]
+    queue = FairQueue()
+    queue.push(item("a", 1, batchable=False))
+    queue.push(item("b", 2, batchable=False))
+    assert [i.job_id for i in queue.plan_batch(batch_size=4)] == ["a"]
+
+
+def test_loaded_model_goes_first_until_patience_runs_out():
+    queue = FairQueue()
+    queue.push(item("x0", 1, model="other"))
+    for n in range(6):
+        queue.push(item(f"m{n}", 10 + n, model="loaded"))
+    served = []
+    for _ in range(4):
+        served += [i.job_id for i in queue.take_batch(loaded_model="loaded", patience=2)]
+    assert served == ["m0", "m1", "x0", "m2"]
+    # with no loaded model (or patience 0) plain fair order
+    queue = FairQueue()
+    queue.push(item("x0", 1, model="other"))
+    queue.push(item("m0", 2, model="loaded"))
+    assert queue.take_batch(loaded_model="loaded", patience=0)[0].job_id == "x0"
+
+
+def test_estimates_and_etas():
+    base = GenerationRequest("p", width=512, height=512, steps=20, count=1, seed=1)
+    assert estimate_units(base) == 22
+    assert estimate_units(base.replace(count=4)) == 88
+    assert estimate_units(base.replace(mode=Mode.IMG2IMG, strength=0.5, source_image="x")) == 12
+    assert estimate_units(base.replace(hires=HiresFix(2.0, 0.5))) > 22 * 3
+    small = estimate_units(base.replace(width=64, height=64))
+    assert small < 1
+    rates = RateEstimator(window=2, default=0.5)
+    assert rates.rate == 0.5 and not rates.measured
+    rates.add(10, 100)
+    rates.add(30, 100)
+    assert rates.rate == 0.2
+    rates.add(2, 100)  # the window keeps the last two
+    assert rates.rate == 0.16
+    queue = FairQueue()
+    queue.push(QueueItem.for_request("a", 1, base))
+    queue.push(QueueItem.for_request("b", 2, base.replace(count=2)))
+    assert etas(queue.order(), 1.0, busy_for=5) == {"a": 5, "b": 27}

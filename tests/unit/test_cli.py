@@ -1,0 +1,96 @@
+"""The command line runs a request through parser, validation, pipelines and image code."""
+
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+from generation.__main__ import main
+from generation.images.metadata import read_parameters
+
+
+@pytest.fixture
+def cli_config(tmp_path, tiny_model_dir):
+    models = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, models / "tiny")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[paths]\nmodels_dir = "models"\n[models]\ndefault = "tiny"\n'
+        "[defaults]\nwidth = 64\nheight = 64\nsteps = 4\nupscale_strength = 0.5\n"
+    )
+    return config
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_imagine_writes_grid_images_and_prints_json(cli_config, tmp_path, capsys):
+    code, out, _ = run_cli(
+        capsys,
+        "--config",
+        str(cli_config),
+        "imagine",
+        "a red circle --seed 42 --n 2",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert code == 0
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["seeds"] == [42, 43]
+    assert result["model"] == "tiny" and len(result["model_hash"]) == 10
+    assert len(result["files"]) == 2
+    for path in [result["grid"], *result["files"]]:
+        assert Image.open(path).size[0] > 0
+    assert "Seed: 43" in read_parameters(result["files"][1])
+
+
+def test_upscale_and_vary_read_parameters_back(cli_config, tmp_path, capsys):
+    out_dir = tmp_path / "o"
+    _, out, _ = run_cli(
+        capsys, "--config", str(cli_config), "imagine", "a cat --seed 7 --n 1", "--out", str(out_dir)
+    )
+    source = json.loads(out.strip().splitlines()[-1])["files"][0]
+
+    code, out, err = run_cli(capsys, "--config", str(cli_config), "upscale", source, "--out", str(out_dir))
+    assert code == 0, err
+    upscaled = json.loads(out.strip().splitlines()[-1])
+    assert upscaled["mode"] == "upscale" and upscaled["size"] == [128, 128]
+    assert upscaled["seeds"] == [7]
+
+    code, out, err = run_cli(
+        capsys,
+        "--config",
+        str(cli_config),
+        "vary",
+        source,
+        "--prompt",
+        "a dog",
+        "--strength",
+        "0.7",
+        "--out",
+        str(out_dir),
+    )
+    assert code == 0, err
+    varied = json.loads(out.strip().splitlines()[-1])
+    assert varied["mode"] == "img2img" and len(varied["files"]) == 4
+    assert read_parameters(varied["files"][0]).startswith("a dog")
+
+
+def test_bad_flag_is_a_clear_error(cli_config, tmp_path, capsys):
+    code, out, err = run_cli(
+        capsys, "--config", str(cli_config), "imagine", "a cat --ar wide", "--out", str(tmp_path)
+    )
+    assert code == 2 and out == ""
+    assert "--ar needs a ratio like 16:9" in err
+
+
+def test_unknown_model_names_the_models_there_are(cli_config, tmp_path, capsys):
+    code, _, err = run_cli(
+        capsys, "--config", str(cli_config), "imagine", "a cat", "--model", "nope", "--out", str(tmp_path)
+    )
+    assert code == 2
+    assert "nope" in err and "tiny" in err
