@@ -1,0 +1,1 @@
+"""Everything users read: the sentences (text), the views and buttons' layout, uploads."""
