@@ -13,6 +13,7 @@ import discord
 from bot.checks import role_ids
 from bot.replies import fail
 from bot.safety import banned_word_in, wants_spoiler
+from bot.ui.text import describe
 from generation.jobs.service import SubmitRefused
 from generation.jobs.types import Job, JobOwner
 from generation.requests.prompt import PromptError
@@ -62,7 +63,7 @@ async def check_request(
     try:
         return validate(request, bot.settings)
     except (ValidationError, PromptError) as exc:
-        raise Refused(str(exc)) from None
+        raise Refused(describe(exc)) from None
 
 
 async def submit(

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot import derive, jobs
 from bot.autocomplete import job_choices
 from bot.replies import defer, fail
+from bot.ui.text import message_for
 from generation.requests.followups import fit_size, with_enough_steps
 from generation.requests.prompt import PromptError, parse_prompt
 from generation.requests.request import GenerationRequest, Mode
@@ -95,7 +96,7 @@ class Vary(commands.Cog):
                 await fail(interaction, "Attach an image, or give a job (and image number) to vary.")
                 return
         except (UploadError, PromptError, derive.NoSuchImage, ValueError) as exc:
-            await fail(interaction, str(exc))
+            await fail(interaction, message_for(exc))
             return
         await jobs.submit(interaction, request, parent_id=parent)
 

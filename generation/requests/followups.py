@@ -6,46 +6,22 @@ their requests here, so the same image gives the same follow-up request wherever
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from generation.requests.request import RANDOM_SEED, GenerationRequest, Mode
-from generation.requests.validation import round_to_8
+from generation.requests.sizes import fit_size, output_size
+from generation.requests.steps import enough_steps
 from generation.settings import Settings
+
+__all__ = ["UPSCALE_FACTOR", "fit_size", "output_size", "upscale_of", "variation_of", "with_enough_steps"]
 
 UPSCALE_FACTOR = 2.0
 
 
-def output_size(request: GenerationRequest) -> tuple[int, int]:
-    """The size of the images a request makes."""
-    scale = 1.0
-    if request.mode is Mode.UPSCALE:
-        scale = request.upscale_factor
-    elif request.hires is not None:
-        scale = request.hires.scale
-    if scale == 1.0:
-        return request.width, request.height
-    return round_to_8(request.width * scale), round_to_8(request.height * scale)
-
-
-def fit_size(width: int, height: int, settings: Settings) -> tuple[int, int]:
-    """A generation size with the image's shape and about the default area, within the limits."""
-    limits, defaults = settings.limits, settings.defaults
-    area = defaults.width * defaults.height
-    scale = math.sqrt(area / max(1, width * height))
-    w, h = round_to_8(width * scale), round_to_8(height * scale)
-    w = min(max(w, limits.min_size), limits.max_size)
-    h = min(max(h, limits.min_size), limits.max_size)
-    while w * h > limits.max_pixels and w > limits.min_size and h > limits.min_size:
-        w, h = max(limits.min_size, w - 8), max(limits.min_size, h - 8)
-    return w, h
-
-
 def with_enough_steps(request: GenerationRequest) -> GenerationRequest:
-    """img2img runs int(steps * strength) steps: a few-step job's follow-up must still run one."""
-    steps = request.steps
-    while int(steps * request.strength) < 1:
-        steps += 1
+    """The request with steps enough for its img2img pass to run one: a few-step job's follow-up
+    must still denoise."""
+    steps = enough_steps(request.steps, request.strength)
     return request if steps == request.steps else request.replace(steps=steps)
 
 
