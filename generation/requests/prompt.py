@@ -233,7 +233,7 @@ def canonical_sampler_or_keep(name: str) -> str:
     is not there. Raises ValueError (the samplers module's message) for an unknown sampler."""
     name = " ".join(name.split())
     try:
-        from generation.pipelines.samplers import canonical_sampler
+        from generation.requests.samplers import canonical_sampler
     except ImportError:
         return name
     try:

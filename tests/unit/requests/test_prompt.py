@@ -130,7 +130,7 @@ def test_ar_never_exceeds_the_default_area():
 
 
 def test_sampler_is_canonicalised_when_the_samplers_module_is_there(monkeypatch):
-    fake = types.ModuleType("generation.pipelines.samplers")
+    fake = types.ModuleType("generation.requests.samplers")
 
     def canonical_sampler(name):
         names = {"dpm++ 2m karras": "DPM++ 2M Karras", "euler a": "Euler a"}
@@ -140,14 +140,14 @@ def test_sampler_is_canonicalised_when_the_samplers_module_is_there(monkeypatch)
             raise ValueError(f"unknown sampler {name!r}; samplers are Euler a, DPM++ 2M Karras") from None
 
     fake.canonical_sampler = canonical_sampler
-    monkeypatch.setitem(sys.modules, "generation.pipelines.samplers", fake)
+    monkeypatch.setitem(sys.modules, "generation.requests.samplers", fake)
     assert parse('x --sampler "dpm++ 2m karras"').sampler == "DPM++ 2M Karras"
     with pytest.raises(PromptError, match=r"--sampler: unknown sampler 'Bogus'; samplers are"):
         parse("x --sampler Bogus")
 
 
 def test_sampler_name_kept_without_the_samplers_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "generation.pipelines.samplers", None)  # import fails
+    monkeypatch.setitem(sys.modules, "generation.requests.samplers", None)  # import fails
     assert parse("x --sampler  Some   Sampler").sampler == "Some Sampler"
 
 

@@ -26,7 +26,7 @@ def test_the_defaults_are_valid():
 
 
 def test_sampler_is_canonicalised(monkeypatch):
-    fake = types.ModuleType("generation.pipelines.samplers")
+    fake = types.ModuleType("generation.requests.samplers")
 
     def canonical_sampler(name):
         if name.lower() == "euler a":
@@ -34,7 +34,7 @@ def test_sampler_is_canonicalised(monkeypatch):
         raise ValueError(f"unknown sampler {name!r}; samplers are Euler a")
 
     fake.canonical_sampler = canonical_sampler
-    monkeypatch.setitem(sys.modules, "generation.pipelines.samplers", fake)
+    monkeypatch.setitem(sys.modules, "generation.requests.samplers", fake)
     assert validate(req(sampler="EULER A"), S).sampler == "Euler a"
     with pytest.raises(ValidationError, match=r"^Unknown sampler 'Nope'; samplers are Euler a \(set it with"):
         validate(req(sampler="Nope"), S)
