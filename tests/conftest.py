@@ -19,6 +19,7 @@ def tiny_model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_loaded(tiny_model_dir):
     """The tiny model as a LoadedModel on the CPU in float32."""
+    # Imported here, not at the top: every test session loads this file, torch-free suites too.
     import torch
     from diffusers import StableDiffusionPipeline
 
