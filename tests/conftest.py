@@ -19,12 +19,14 @@ def tiny_model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_loaded(tiny_model_dir):
     """The tiny model as a LoadedModel on the CPU in float32."""
+    # Imported here, not at the top: every test session loads this file, torch-free suites too.
     import torch
     from diffusers import StableDiffusionPipeline
 
+    from generation.models.arch import Arch
     from generation.models.loaded import LoadedModel, ModelEntry
 
     pipe = StableDiffusionPipeline.from_pretrained(tiny_model_dir, local_files_only=True, safety_checker=None)
     pipe.set_progress_bar_config(disable=True)
     entry = ModelEntry(name="tiny", path=tiny_model_dir, kind="diffusers")
-    return LoadedModel("tiny", entry, pipe, "sd1", None, torch.device("cpu"), torch.float32)
+    return LoadedModel("tiny", entry, pipe, Arch.SD1, None, torch.device("cpu"), torch.float32)

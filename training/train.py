@@ -318,7 +318,7 @@ def read_defaults(config: Path | None = None) -> dict:
 def set_sampler(pipe, name: str) -> None:
     """Swap the pipeline's scheduler for an A1111 sampler name, through the project's own mapping
     (an unknown name raises UnknownSampler: evaluating with another sampler would mislead)."""
-    from generation.pipelines.samplers import make_scheduler
+    from generation.pipelines.schedulers import make_scheduler
 
     pipe.scheduler = make_scheduler(name, pipe.scheduler.config)
 

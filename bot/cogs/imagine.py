@@ -13,9 +13,9 @@ from bot import jobs
 from bot.autocomplete import matching
 from bot.replies import defer, fail
 from bot.ui.text import message_for
-from generation.pipelines.samplers import SAMPLER_NAMES, canonical_sampler
 from generation.requests.prompt import PromptError, parse_prompt
 from generation.requests.request import MAX_SEED, GenerationRequest
+from generation.requests.samplers import SAMPLER_NAMES, canonical_sampler
 from generation.settings import DefaultSettings
 
 if TYPE_CHECKING:

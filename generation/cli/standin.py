@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generation.models.tiny import TINY_MODEL_NAME, save_tiny_model
 from generation.settings import Settings
+
+TINY_MODEL_NAME = "tiny"  # the stand-in's name, which the images it makes record
 
 __all__ = ["TINY_MODEL_NAME", "tiny_stand_in"]
 
@@ -25,5 +26,8 @@ def tiny_stand_in(name: str, settings: Settings, root: Path) -> Path | None:
         return None
     folder = root / TINY_MODEL_NAME
     if not (folder / "model_index.json").exists():
+        # torch only now, when the stand-in is needed: the demo bot imports this module
+        from generation.models.tiny import save_tiny_model
+
         save_tiny_model(folder)
     return folder

@@ -24,10 +24,10 @@ from typing import BinaryIO, TypeVar
 
 from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
-from generation.pipelines.samplers import UnknownSampler, canonical_sampler
 from generation.problems import Problem
 from generation.requests.numbers import format_number
 from generation.requests.request import GenerationRequest, HiresFix, Mode, Variation
+from generation.requests.samplers import UnknownSampler, canonical_sampler
 
 __all__ = [
     "ParametersError",

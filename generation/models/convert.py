@@ -27,6 +27,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import torch
+from safetensors.torch import save_file
+
 UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
 TEXT_PREFIX = "cond_stage_model.transformer."
@@ -188,8 +191,6 @@ def _clip_ldm(text_encoder: Any, prefix: str) -> dict[str, Any]:
 
 def _openclip_ldm(text_encoder: Any, prefix: str) -> dict[str, Any]:
     """A CLIPTextModel(WithProjection) in the OpenCLIP layout (SDXL's second text encoder)."""
-    import torch
-
     state = {k.removeprefix("text_model."): v for k, v in text_encoder.state_dict().items()}
     out = {}
     for key, tensor in state.items():
@@ -255,7 +256,7 @@ def save_ldm_single_file(
     pipe: Any,
     path: str | os.PathLike[str],
     *,
-    dtype: Any = None,
+    dtype: torch.dtype | None = None,
     config_folder: bool | str | os.PathLike[str] = False,
 ) -> Path:
     """Write `pipe` (an SD1-style or SDXL diffusers pipeline) as one LDM-layout `.safetensors` file.
@@ -264,8 +265,6 @@ def save_ldm_single_file(
     the weightless config skeleton beside it under the same stem (`NAME/`), or give a folder path.
     Returns the file's path.
     """
-    from safetensors.torch import save_file
-
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"{path.name}: the single file must end in .safetensors")

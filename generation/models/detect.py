@@ -15,8 +15,6 @@ pickle that would construct arbitrary objects or run code is refused with `Unsaf
 SD 2.x v-prediction (the 768-v models) cannot be told from shapes. `loading` settles it with a
 same-stem `.yaml` (its `parameterization: "v"`), a same-stem config folder, or else the probe
 AUTOMATIC1111 and stable-diffusion.cpp use: one UNet call at t=999 on a constant input.
-
-Torch-free at import.
 """
 
 from __future__ import annotations
@@ -30,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelLoadError, UnknownArchitecture, UnsafeCheckpoint
+import torch
 
-ARCHS = ("sd1", "sd2", "sdxl")
+from .arch import Arch
+from .errors import ModelLoadError, UnknownArchitecture, UnsafeCheckpoint
 
 UNET_PREFIX = "model.diffusion_model."
 UNET_CONV_IN = UNET_PREFIX + "input_blocks.0.0.weight"
@@ -48,7 +47,7 @@ XL_TEXT2_WIDTH_KEYS = (XL_TEXT2 + "positional_embedding", XL_TEXT2 + "token_embe
 XL_REFINER_TEXT = "conditioner.embedders.0.model."
 
 # (text encoder width(s), UNet cross-attention width) of the real architectures
-STANDARD_WIDTHS = {"sd1": ((768,), 768), "sd2": ((1024,), 1024), "sdxl": ((768, 1280), 2048)}
+STANDARD_WIDTHS = {Arch.SD1: ((768,), 768), Arch.SD2: ((1024,), 1024), Arch.SDXL: ((768, 1280), 2048)}
 
 MAX_HEADER_BYTES = 256 * 1024 * 1024
 
@@ -57,7 +56,7 @@ Shapes = Mapping[str, Sequence[int]]
 
 @dataclass(frozen=True)
 class Detection:
-    arch: str  # "sd1" | "sd2" | "sdxl"
+    arch: Arch
     standard: bool  # widths match the real architecture, so the bundled config skeleton fits
     text_widths: tuple[int, ...]  # hidden size of each text encoder
     context_dim: int | None  # the UNet's cross-attention width
@@ -73,7 +72,7 @@ class Detection:
 class YamlHints:
     """What an original LDM/SGM inference yaml says about a checkpoint."""
 
-    arch: str | None  # None when its context_dim names no known family
+    arch: Arch | None  # None when its context_dim names no known family
     prediction_type: str  # "epsilon" | "v_prediction"
     context_dim: int | None = None
     scaling_factor: float | None = None
@@ -109,8 +108,6 @@ def load_ckpt_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Raises `UnsafeCheckpoint` when the pickle needs anything beyond tensors and plain containers.
     """
-    import torch
-
     path = Path(path)
     try:
         try:
@@ -196,12 +193,12 @@ def detect_architecture(shapes: Shapes, name: str = "checkpoint") -> Detection:
 
     if _has_prefix(shapes, XL_TEXT2):
         widths = (_width(shapes, XL_TEXT1_POS) or 0, _width(shapes, *XL_TEXT2_WIDTH_KEYS) or 0)
-        arch = "sdxl"
+        arch = Arch.SDXL
     elif _has_prefix(shapes, XL_REFINER_TEXT):
         raise UnknownArchitecture(f"{name} is an SDXL refiner; only SDXL base models are supported")
     elif _has_prefix(shapes, SD2_TEXT):
         widths = (_width(shapes, *SD2_TEXT_WIDTH_KEYS) or 0,)
-        arch = "sd2"
+        arch = Arch.SD2
     elif _has_prefix(shapes, SD1_TEXT):
         if SD1_TEXT_POS not in shapes:
             hint = " (an old layout without `text_model.`)" if SD1_TEXT_POS_OLD in shapes else ""
@@ -210,7 +207,7 @@ def detect_architecture(shapes: Shapes, name: str = "checkpoint") -> Detection:
                 "re-save it with a current tool"
             )
         widths = (_width(shapes, SD1_TEXT_POS) or 0,)
-        arch = "sd1"
+        arch = Arch.SD1
     elif _has_prefix(shapes, "cond_stage_model.roberta."):
         raise UnknownArchitecture(f"{name} is an AltDiffusion model, which is not supported")
     else:
@@ -221,8 +218,8 @@ def detect_architecture(shapes: Shapes, name: str = "checkpoint") -> Detection:
 
     want_widths, want_context = STANDARD_WIDTHS[arch]
     standard = widths == want_widths and context == want_context
-    prediction = "v_prediction" if arch == "sdxl" and "v_pred" in shapes else None
-    zero_snr = arch == "sdxl" and "ztsnr" in shapes
+    prediction = "v_prediction" if arch is Arch.SDXL and "v_pred" in shapes else None
+    zero_snr = arch is Arch.SDXL and "ztsnr" in shapes
     return Detection(arch, standard, widths, context, prediction, zero_snr)
 
 
@@ -259,9 +256,9 @@ def read_ldm_yaml(path: str | os.PathLike[str]) -> YamlHints:
     denoiser = str(_dig(params, "denoiser_config", "params", "scaling_config", "target") or "")
     v = str(params.get("parameterization", "eps")).lower() == "v" or "VScaling" in denoiser
     if context == 2048 or ("network_config" in params and unet_params.get("adm_in_channels")):
-        arch: str | None = "sdxl"
+        arch: Arch | None = Arch.SDXL
     else:
-        arch = {768: "sd1", 1024: "sd2"}.get(context or 0)
+        arch = {768: Arch.SD1, 1024: Arch.SD2}.get(context or 0)
     scale = params.get("scale_factor")
     return YamlHints(
         arch=arch,

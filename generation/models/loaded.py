@@ -1,10 +1,12 @@
-"""The loaded model: a pipeline on a device, with the names users and metadata see."""
+"""The loaded model: a pipeline on a device, with the names users and metadata see. Torch-free."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .arch import Arch
 
 if TYPE_CHECKING:
     import torch
@@ -23,7 +25,13 @@ class LoadedModel:
     name: str
     entry: ModelEntry
     pipe: Any  # StableDiffusionPipeline or StableDiffusionXLPipeline
-    arch: str  # "sd1" | "sd2" | "sdxl"
+    arch: Arch
     short_hash: str | None
     device: torch.device
     dtype: torch.dtype
+    # What the pipelines build from this model (its img2img pipeline, its own scheduler config, the
+    # upscaler loaded for it). Kept here so that unload_model() drops them with the weights.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.arch = Arch(self.arch)  # a plain "sd1" is accepted; a typo is refused here

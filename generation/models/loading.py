@@ -15,8 +15,6 @@ Prediction type: SD 1.x and SDXL are epsilon (an SDXL file with a `v_pred` marke
 v-prediction). For SD 2.x a `.yaml` or config folder decides; without one the loader runs the
 probe AUTOMATIC1111 and stable-diffusion.cpp use (UNet at t=999 on a constant 0.5 latent with a
 constant 0.5 context: a mean of output minus input below -1 means v-prediction).
-
-Torch and diffusers are imported inside the functions, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -33,33 +31,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import diffusers
+import torch
+import transformers
+from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
+
 from ..settings import ModelSettings
+from .arch import Arch
 from .detect import Detection, detect_file, read_ldm_yaml
 from .errors import ModelError, ModelLoadError, UnknownArchitecture
 from .hashing import HashCache, entry_short_hash
 from .loaded import LoadedModel, ModelEntry
 
 if TYPE_CHECKING:
-    import torch
-
     from .registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 TOKENIZER_DIR = CONFIGS_DIR / "tokenizer"
-ARCH_LABELS = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x", "sdxl": "SDXL"}
 TOKENIZER_PADS = {
-    ("sd1", "tokenizer"): "<|endoftext|>",
-    ("sd2", "tokenizer"): "!",
-    ("sdxl", "tokenizer"): "<|endoftext|>",
-    ("sdxl", "tokenizer_2"): "!",
+    (Arch.SD1, "tokenizer"): "<|endoftext|>",
+    (Arch.SD2, "tokenizer"): "!",
+    (Arch.SDXL, "tokenizer"): "<|endoftext|>",
+    (Arch.SDXL, "tokenizer_2"): "!",
 }
+# pipeline class -> whether it is SDXL (else SD 1.x or 2.x, told apart by the text encoder)
 SUPPORTED_PIPELINES = {
-    "StableDiffusionPipeline": "sd",
-    "StableDiffusionImg2ImgPipeline": "sd",
-    "StableDiffusionXLPipeline": "sdxl",
-    "StableDiffusionXLImg2ImgPipeline": "sdxl",
+    "StableDiffusionPipeline": False,
+    "StableDiffusionImg2ImgPipeline": False,
+    "StableDiffusionXLPipeline": True,
+    "StableDiffusionXLImg2ImgPipeline": True,
 }
 CONFIG_SUFFIXES = (".json", ".txt", ".model")
 MAX_CONFIG_FILE_BYTES = 32 * 1024 * 1024
@@ -72,8 +74,6 @@ FALLBACK_CACHE = Path(tempfile.gettempdir()) / "imagine-bot-cache"
 
 def resolve_device(settings: ModelSettings) -> tuple[torch.device, torch.dtype]:
     """The device and dtype to run on: settings win; "auto" is CUDA+fp16, else MPS+fp16, else CPU+fp32."""
-    import torch
-
     want = settings.device
     if want == "auto":
         if torch.cuda.is_available():
@@ -106,8 +106,6 @@ def resolve_device(settings: ModelSettings) -> tuple[torch.device, torch.dtype]:
 
 
 def _mps_available() -> bool:
-    import torch
-
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
 
@@ -165,7 +163,7 @@ def _tokenizer_config(pad: str) -> dict[str, Any]:
 
 
 def assemble_config_dir(
-    arch: str,
+    arch: Arch,
     cache_dir: Path,
     *,
     base: Path | None = None,
@@ -233,7 +231,7 @@ def assemble_config_dir(
 
 @dataclass(frozen=True)
 class SingleFilePlan:
-    arch: str  # "sd1" | "sd2" | "sdxl"
+    arch: Arch
     config_dir: Path  # the assembled skeleton to pass as `config=`
     prediction_type: str | None  # None: decided by the v-prediction probe after loading (SD 2.x)
     detection: Detection
@@ -265,7 +263,7 @@ def plan_single_file(entry: ModelEntry, cache_dir: Path) -> SingleFilePlan:
         if arch == det.arch and not det.standard:
             raise UnknownArchitecture(
                 f"{path.name} looks like {det.describe()}, but those are not the sizes of a standard "
-                f"{ARCH_LABELS[arch]} model and a .yaml cannot describe other sizes; {folder_hint}"
+                f"{arch.label} model and a .yaml cannot describe other sizes; {folder_hint}"
             )
         prediction: str | None = hints.prediction_type
         vae["scaling_factor"] = hints.scaling_factor
@@ -274,15 +272,15 @@ def plan_single_file(entry: ModelEntry, cache_dir: Path) -> SingleFilePlan:
         if not det.standard:
             raise UnknownArchitecture(
                 f"{path.name} looks like {det.describe()}, but those are not the sizes of a standard "
-                f"{ARCH_LABELS[det.arch]} model, so its configuration cannot be guessed; {folder_hint}"
+                f"{det.arch.label} model, so its configuration cannot be guessed; {folder_hint}"
             )
         arch = det.arch
-        prediction = det.prediction_type or (None if arch == "sd2" else "epsilon")
+        prediction = det.prediction_type or (None if arch is Arch.SD2 else "epsilon")
         source = "detected"
     scheduler["prediction_type"] = prediction or "epsilon"
     if det.zero_snr:
         scheduler.update(rescale_betas_zero_snr=True, timestep_spacing="trailing")
-    if arch == "sd2":
+    if arch is Arch.SD2:
         unet["sample_size"] = SD2_SAMPLE_SIZES[prediction or "epsilon"]
     config_dir = assemble_config_dir(arch, cache_dir, scheduler=scheduler, unet=unet, vae=vae)
     return SingleFilePlan(arch, config_dir, prediction, det, source)
@@ -293,8 +291,6 @@ def plan_single_file(entry: ModelEntry, cache_dir: Path) -> SingleFilePlan:
 
 def probe_v_prediction(unet: Any) -> bool:
     """Whether an SD 2.x UNet predicts v rather than noise (the AUTOMATIC1111 / sd.cpp probe)."""
-    import torch
-
     param = next(unet.parameters())
     device, dtype = param.device, param.dtype
     context_dim = unet.config.cross_attention_dim
@@ -317,9 +313,6 @@ def _set_prediction_type(pipe: Any, prediction_type: str) -> None:
 
 def _quiet_loading() -> None:
     """No tqdm bars while loading: they clutter the bot's logs and the CLI's JSON output."""
-    import diffusers
-    import transformers
-
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
 
@@ -386,16 +379,14 @@ def _cache_dir_for(entry: ModelEntry, registry: ModelRegistry | None) -> Path | 
     return writable_cache_dir(preferred)
 
 
-def _pipeline_class(arch: str):
-    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
-
-    return StableDiffusionXLPipeline if arch == "sdxl" else StableDiffusionPipeline
+def _pipeline_class(arch: Arch) -> type[DiffusionPipeline]:
+    return StableDiffusionXLPipeline if arch is Arch.SDXL else StableDiffusionPipeline
 
 
-def _pipeline_kwargs(arch: str, dtype: torch.dtype) -> dict[str, Any]:
+def _pipeline_kwargs(arch: Arch, dtype: torch.dtype) -> dict[str, Any]:
     _quiet_empty_fp32_warning()
     kwargs: dict[str, Any] = {"dtype": dtype}  # diffusers 0.42 spelling (torch_dtype is deprecated)
-    if arch == "sdxl":
+    if arch is Arch.SDXL:
         kwargs["add_watermarker"] = False
     else:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
@@ -418,8 +409,6 @@ def _quiet_empty_fp32_warning() -> None:
 
 def _cast_stragglers(pipe: Any, dtype: torch.dtype) -> None:
     """Components a loader left in their stored dtype (transformers keeps fp16 text encoders)."""
-    import torch
-
     for component in pipe.components.values():
         if isinstance(component, torch.nn.Module):
             param = next(component.parameters(), None)
@@ -427,7 +416,9 @@ def _cast_stragglers(pipe: Any, dtype: torch.dtype) -> None:
                 component.to(dtype=dtype)
 
 
-def _load_single_file(entry: ModelEntry, dtype: torch.dtype, cache_dir: Path | None) -> tuple[Any, str, bool]:
+def _load_single_file(
+    entry: ModelEntry, dtype: torch.dtype, cache_dir: Path | None
+) -> tuple[Any, Arch, bool]:
     plan = plan_single_file(entry, cache_dir or writable_cache_dir(None))
     log.info("loading %s as %s (configs: %s)", entry.name, plan.arch, plan.source)
     cls = _pipeline_class(plan.arch)
@@ -437,18 +428,18 @@ def _load_single_file(entry: ModelEntry, dtype: torch.dtype, cache_dir: Path | N
         local_files_only=True,
         **_pipeline_kwargs(plan.arch, dtype),
     )
-    return pipe, plan.arch, plan.arch == "sd2" and plan.prediction_type is None
+    return pipe, plan.arch, plan.arch is Arch.SD2 and plan.prediction_type is None
 
 
-def folder_arch(folder: Path) -> str:
+def folder_arch(folder: Path) -> Arch:
     """sd1 / sd2 / sdxl of a diffusers folder, from its configs."""
     try:
         index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"{folder.name}/model_index.json is missing or unreadable ({exc})") from exc
     class_name = index.get("_class_name", "")
-    family = SUPPORTED_PIPELINES.get(class_name)
-    if family is None:
+    xl = SUPPORTED_PIPELINES.get(class_name)
+    if xl is None:
         raise UnknownArchitecture(
             f"{folder.name} is a {class_name or 'unknown'} model; supported are Stable Diffusion 1.x/2.x "
             "and SDXL base text-to-image pipelines"
@@ -459,10 +450,10 @@ def folder_arch(folder: Path) -> str:
             f"{folder.name} has a UNet with {unet_config['in_channels']} input channels (inpainting?); "
             "only text-to-image models are supported"
         )
-    if family == "sdxl":
-        return "sdxl"
+    if xl:
+        return Arch.SDXL
     text = _read_json(folder / "text_encoder" / "config.json")
-    return "sd2" if text.get("hidden_size") == 1024 or text.get("hidden_act") == "gelu" else "sd1"
+    return Arch.SD2 if text.get("hidden_size") == 1024 or text.get("hidden_act") == "gelu" else Arch.SD1
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -472,7 +463,7 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def _load_folder(entry: ModelEntry, dtype: torch.dtype) -> tuple[Any, str]:
+def _load_folder(entry: ModelEntry, dtype: torch.dtype) -> tuple[Any, Arch]:
     folder = Path(entry.path)
     arch = folder_arch(folder)
     kwargs = _pipeline_kwargs(arch, dtype)
@@ -484,9 +475,7 @@ def _load_folder(entry: ModelEntry, dtype: torch.dtype) -> tuple[Any, str]:
     return pipe, arch
 
 
-def _load_hub(entry: ModelEntry, dtype: torch.dtype) -> tuple[Any, str]:
-    from diffusers import DiffusionPipeline
-
+def _load_hub(entry: ModelEntry, dtype: torch.dtype) -> tuple[Any, Arch]:
     repo = str(entry.path)
     try:
         index = DiffusionPipeline.load_config(repo)
@@ -495,13 +484,13 @@ def _load_hub(entry: ModelEntry, dtype: torch.dtype) -> tuple[Any, str]:
             f"cannot get {repo} from the Hugging Face Hub ({type(exc).__name__}); without a network it "
             "must already be in the local Hub cache"
         ) from exc
-    family = SUPPORTED_PIPELINES.get(index.get("_class_name", ""))
-    if family is None:
+    xl = SUPPORTED_PIPELINES.get(index.get("_class_name", ""))
+    if xl is None:
         raise UnknownArchitecture(f"{repo} is a {index.get('_class_name')} model, which is not supported")
-    arch = "sdxl" if family == "sdxl" else "sd1"
+    arch = Arch.SDXL if xl else Arch.SD1
     pipe = _pipeline_class(arch).from_pretrained(repo, **_pipeline_kwargs(arch, dtype))
-    if arch != "sdxl" and pipe.text_encoder.config.hidden_size == 1024:
-        arch = "sd2"
+    if arch is not Arch.SDXL and pipe.text_encoder.config.hidden_size == 1024:
+        arch = Arch.SD2
     return pipe, arch
 
 
@@ -518,25 +507,13 @@ def _configure(pipe: Any, settings: ModelSettings) -> None:
         pipe.enable_attention_slicing()
 
 
-def configure_vae_for(model: LoadedModel | Any, width: int, height: int, settings: ModelSettings) -> bool:
-    """Turn VAE tiling on for images of at least `settings.vae_tiling_pixels` pixels, off below.
-
-    `model` is a LoadedModel or a pipeline. Returns whether tiling is on.
-    """
-    pipe = model.pipe if isinstance(model, LoadedModel) else model
-    tiled = width * height >= settings.vae_tiling_pixels
-    if tiled:
-        pipe.vae.enable_tiling()
-    else:
-        pipe.vae.disable_tiling()
-    return tiled
-
-
 def unload_model(model: LoadedModel) -> None:
-    """Drop the pipeline's weights and give the memory back (the CUDA cache too).
+    """Drop the pipeline's weights, and what the pipelines derived from it (its img2img pipeline,
+    the upscaler loaded for it), and give the memory back (the CUDA cache too).
 
     The LoadedModel is unusable afterwards (`model.pipe` is None).
     """
+    model.derived.clear()
     pipe, model.pipe = model.pipe, None
     if pipe is not None:
         for name in list(getattr(pipe, "components", {})):
@@ -547,8 +524,6 @@ def unload_model(model: LoadedModel) -> None:
 
 
 def _free_memory(device: torch.device) -> None:
-    import torch
-
     gc.collect()
     if device.type == "cuda" and torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TINY_MODEL_NAME = "tiny"
+import torch
+from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
 TOKENIZER_DIR = Path(__file__).resolve().parent.parent / "configs" / "tokenizer"
 
 SD_SCHEDULER = {
@@ -24,10 +27,8 @@ SD_SCHEDULER = {
 }
 
 
-def load_clip_tokenizer(pad_token: str = "<|endoftext|>"):
+def load_clip_tokenizer(pad_token: str = "<|endoftext|>") -> CLIPTokenizer:
     """The real CLIP BPE tokenizer, from the files the project carries."""
-    from transformers import CLIPTokenizer
-
     return CLIPTokenizer(
         str(TOKENIZER_DIR / "vocab.json"),
         str(TOKENIZER_DIR / "merges.txt"),
@@ -36,10 +37,8 @@ def load_clip_tokenizer(pad_token: str = "<|endoftext|>"):
     )
 
 
-def tiny_vae():
+def tiny_vae() -> AutoencoderKL:
     """A KL autoencoder with SD's 8x downscale and 4 latent channels, a few thousand weights."""
-    from diffusers import AutoencoderKL
-
     return AutoencoderKL(
         block_out_channels=(8, 16, 16, 16),
         down_block_types=("DownEncoderBlock2D",) * 4,
@@ -51,10 +50,8 @@ def tiny_vae():
     )
 
 
-def tiny_text_config(hidden_size: int = 32, **overrides):
+def tiny_text_config(hidden_size: int = 32, **overrides) -> CLIPTextConfig:
     """A two-layer CLIP text encoder config over the real CLIP vocabulary."""
-    from transformers import CLIPTextConfig
-
     config = {
         "vocab_size": 49408,
         "hidden_size": hidden_size,
@@ -70,11 +67,9 @@ def tiny_text_config(hidden_size: int = 32, **overrides):
     return CLIPTextConfig(**(config | overrides))
 
 
-def tiny_unet(cross_attention_dim: int = 32, **extra):
+def tiny_unet(cross_attention_dim: int = 32, **extra) -> UNet2DConditionModel:
     """A two-level UNet with cross-attention in its lower level; `extra` adds e.g. SDXL's
     `addition_embed_type`."""
-    from diffusers import UNet2DConditionModel
-
     return UNet2DConditionModel(
         sample_size=8,
         block_out_channels=(32, 64),
@@ -88,12 +83,8 @@ def tiny_unet(cross_attention_dim: int = 32, **extra):
     )
 
 
-def build_tiny_pipeline(seed: int = 0, cross_attention_dim: int = 32):
+def build_tiny_pipeline(seed: int = 0, cross_attention_dim: int = 32) -> StableDiffusionPipeline:
     """A `StableDiffusionPipeline` with tiny random weights (deterministic for a given seed)."""
-    import torch
-    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
-    from transformers import CLIPTextModel
-
     torch.manual_seed(seed)
     unet = tiny_unet(cross_attention_dim)
     vae = tiny_vae()

@@ -1,1 +1,7 @@
-"""Pipelines: running requests on a loaded model (torch and diffusers)."""
+"""Pipelines: running requests on a loaded model. Every module here may import torch and diffusers.
+
+engine (generate: the numbered steps), batch (a call's images, flattened), noise (seeds, CPU
+generators, slerp), schedulers (a sampler's diffusers scheduler), patches (tiling, per-image UNet,
+VAE modes), callbacks (progress and cancel per step), previews (latents -> small RGB images),
+sources (source images), upscalers (ESRGAN via spandrel, Lanczos).
+"""

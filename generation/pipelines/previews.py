@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+import torch
 from PIL import Image
 
-if TYPE_CHECKING:
-    import torch
+from generation.models.arch import Arch
 
 MAX_PREVIEW = 256  # longest side of a preview image
 UPSCALE = 8  # latent pixels -> preview pixels (the VAE's own factor), when it fits
@@ -35,13 +34,16 @@ SDXL_FACTORS = (
 )
 SDXL_BIAS = (0.1084, -0.0175, -0.0011)
 
-_FACTORS = {"sd1": (SD1_FACTORS, SD1_BIAS), "sd2": (SD1_FACTORS, SD1_BIAS), "sdxl": (SDXL_FACTORS, SDXL_BIAS)}
+_FACTORS = {
+    Arch.SD1: (SD1_FACTORS, SD1_BIAS),
+    Arch.SD2: (SD1_FACTORS, SD1_BIAS),
+    Arch.SDXL: (SDXL_FACTORS, SDXL_BIAS),
+}
 
 
-def latents_to_rgb(latents: torch.Tensor, arch: str = "sd1") -> torch.Tensor:
-    """(B, C, h, w) latents -> (B, h, w, 3) uint8 on the CPU."""
-    import torch
-
+def latents_to_rgb(latents: torch.Tensor, arch: str = Arch.SD1) -> torch.Tensor:
+    """(B, C, h, w) latents -> (B, h, w, 3) uint8 on the CPU. An `arch` without known factors (or
+    latents of another channel count) gets the generic projection."""
     latents = latents.detach().float()
     channels = latents.shape[1]
     factors = _FACTORS.get(arch)
@@ -57,8 +59,6 @@ def latents_to_rgb(latents: torch.Tensor, arch: str = "sd1") -> torch.Tensor:
 
 def _generic_projection(latents: torch.Tensor) -> torch.Tensor:
     """Unknown latent layout: a fixed smooth channel mix to 3 outputs, normalised per image."""
-    import torch
-
     channels = latents.shape[1]
     c = torch.arange(channels, dtype=torch.float32, device=latents.device) + 0.5
     weights = torch.stack([torch.cos(math.pi * c * k / channels) for k in range(3)], dim=1)
@@ -69,7 +69,7 @@ def _generic_projection(latents: torch.Tensor) -> torch.Tensor:
     return (rgb - mean) / (4 * std) + 0.5
 
 
-def _to_image(rgb, max_side: int) -> Image.Image:
+def _to_image(rgb: torch.Tensor, max_side: int) -> Image.Image:
     image = Image.fromarray(rgb.numpy(), "RGB")
     h, w = rgb.shape[0], rgb.shape[1]
     scale = min(UPSCALE, max_side / max(h, w))
@@ -80,7 +80,7 @@ def _to_image(rgb, max_side: int) -> Image.Image:
 
 
 def latent_previews(
-    latents: torch.Tensor, arch: str = "sd1", max_side: int = MAX_PREVIEW
+    latents: torch.Tensor, arch: str = Arch.SD1, max_side: int = MAX_PREVIEW
 ) -> list[Image.Image]:
     """One small preview image per latent in the batch."""
     return [_to_image(rgb, max_side) for rgb in latents_to_rgb(latents, arch)]
@@ -103,7 +103,7 @@ def preview_grid(images: Sequence[Image.Image], max_side: int = MAX_PREVIEW) -> 
     return grid
 
 
-def preview(latents: torch.Tensor, arch: str = "sd1", max_side: int = MAX_PREVIEW) -> Image.Image:
+def preview(latents: torch.Tensor, arch: str = Arch.SD1, max_side: int = MAX_PREVIEW) -> Image.Image:
     """A batch of latents as one small preview image (a grid when there are several)."""
     n = latents.shape[0]
     cols = 1 if n == 1 else 2

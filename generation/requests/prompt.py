@@ -37,10 +37,10 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from generation.pipelines.samplers import UnknownSampler, canonical_sampler
 from generation.problems import Problem
 from generation.requests.numbers import format_number
 from generation.requests.request import RANDOM_SEED, GenerationRequest, HiresFix, Mode, Variation
+from generation.requests.samplers import UnknownSampler, canonical_sampler
 from generation.requests.sizes import ratio_size
 from generation.requests.validation import unknown_sampler_fields
 from generation.settings import DefaultSettings

@@ -15,9 +15,9 @@ Torch-free: the Discord front end imports this module.
 
 from __future__ import annotations
 
-from generation.pipelines.samplers import SAMPLER_NAMES, UnknownSampler, canonical_sampler
 from generation.problems import Problem
 from generation.requests.request import MAX_SEED, RANDOM_SEED, GenerationRequest, Mode
+from generation.requests.samplers import SAMPLER_NAMES, UnknownSampler, canonical_sampler
 from generation.requests.sizes import (
     largest_fitting_size,
     largest_scale,
@@ -208,4 +208,4 @@ def _canonical_sampler(name: str) -> str:
 def unknown_sampler_fields(exc: UnknownSampler) -> dict[str, object]:
     """An unknown sampler's fields: its name, the schedule type it names when that is what is not
     supported (None otherwise), and the samplers there are."""
-    return {"name": exc.name, "schedule": getattr(exc, "schedule", None), "samplers": list(SAMPLER_NAMES)}
+    return {"name": exc.name, "schedule": exc.schedule, "samplers": list(SAMPLER_NAMES)}

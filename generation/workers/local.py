@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from generation.jobs.quotas import split_seconds
-from generation.pipelines.engine import Cancelled, CancelToken
+from generation.progress import Cancelled, CancelToken
 from generation.requests.request import GenerationRequest
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ import discord.http
 from bot.bot import ImagineBot
 from generation.jobs.service import JobService
 from generation.jobs.types import Job
-from generation.pipelines.engine import Cancelled, CancelToken
+from generation.progress import Cancelled, CancelToken
 from generation.settings import PathSettings, Settings, load_settings
 from generation.workers.local import PipelineRunner
 from localcord import LocalDiscord, StoredMessage

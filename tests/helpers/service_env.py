@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from generation.pipelines.engine import Cancelled, CancelToken
+from generation.progress import Cancelled, CancelToken
 from generation.requests.request import GenerationRequest
 from generation.settings import ModelSettings, PathSettings, QueueSettings, QuotaSettings, Settings
 from generation.workers.local import PipelineRunner, Saved

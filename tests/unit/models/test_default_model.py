@@ -36,11 +36,11 @@ def registry(tmp_path_factory):
 
 def _load(registry, name):
     """Through the project's loader, as the bot loads it (float32 on the CPU)."""
-    from generation.models import load_model
+    from generation.models import Arch, load_model
     from generation.settings import ModelSettings
 
     loaded = load_model(registry.get(name), ModelSettings(device="cpu", dtype="float32"), registry)
-    assert loaded.arch == "sd1" and loaded.dtype == torch.float32
+    assert loaded.arch is Arch.SD1 and loaded.dtype == torch.float32
     loaded.pipe.set_progress_bar_config(disable=True)
     return loaded
 

@@ -6,14 +6,24 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from accelerate import init_empty_weights
+from diffusers import (
+    AutoencoderKL,
+    EulerDiscreteScheduler,
+    StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
+    UNet2DConditionModel,
+)
+from safetensors import safe_open
+from safetensors.torch import save_file
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 from generation.models import (
+    Arch,
     HashCache,
     LoadedModel,
     ModelEntry,
@@ -22,7 +32,6 @@ from generation.models import (
     ModelRegistry,
     UnknownArchitecture,
     UnsafeCheckpoint,
-    configure_vae_for,
     detect_architecture,
     detect_file,
     hashing,
@@ -35,6 +44,8 @@ from generation.models import (
     save_ldm_single_file,
     unload_model,
 )
+from generation.models.convert import unet_key_map, vae_key_map
+from generation.models.tiny import SD_SCHEDULER, load_clip_tokenizer, tiny_text_config, tiny_unet
 from generation.settings import ModelSettings
 
 CPU = ModelSettings(device="cpu")
@@ -46,8 +57,6 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="module")
 def tiny_pipe(tiny_model_dir):
-    from diffusers import StableDiffusionPipeline
-
     pipe = StableDiffusionPipeline.from_pretrained(tiny_model_dir, local_files_only=True, safety_checker=None)
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -65,8 +74,6 @@ def models_dir(tmp_path_factory, tiny_model_dir, tiny_pipe):
 
 
 def _write_safetensors(path: Path, shapes: dict[str, tuple[int, ...]]) -> Path:
-    from safetensors.torch import save_file
-
     save_file({k: torch.zeros(s) for k, s in shapes.items()}, str(path))
     return path
 
@@ -195,8 +202,6 @@ def test_hub_ids_only_when_allowed(tmp_path):
 
 
 def test_ldm_export_uses_the_original_key_layout(models_dir):
-    from safetensors import safe_open
-
     with safe_open(str(models_dir / "tiny-ldm.safetensors"), "pt") as f:
         keys = set(f.keys())
     assert all(
@@ -215,7 +220,7 @@ def test_ldm_export_uses_the_original_key_layout(models_dir):
     ):
         assert key in keys, key
     det = detect_file(models_dir / "tiny-ldm.safetensors")
-    assert (det.arch, det.standard, det.text_widths, det.context_dim) == ("sd1", False, (32,), 32)
+    assert (det.arch, det.standard, det.text_widths, det.context_dim) == (Arch.SD1, False, (32,), 32)
 
 
 def test_single_file_with_skeleton_loads_offline_and_equals_the_folder(models_dir, tiny_pipe):
@@ -223,7 +228,7 @@ def test_single_file_with_skeleton_loads_offline_and_equals_the_folder(models_di
     registry = ModelRegistry(models_dir)
     model = load_model(registry.get("tiny-ldm"), CPU, registry)
     assert isinstance(model, LoadedModel)
-    assert (model.name, model.arch, model.dtype) == ("tiny-ldm", "sd1", torch.float32)
+    assert (model.name, model.arch, model.dtype) == ("tiny-ldm", Arch.SD1, torch.float32)
     assert model.device == torch.device("cpu")
     for part in ("unet", "vae", "text_encoder"):
         want, got = getattr(tiny_pipe, part).state_dict(), getattr(model.pipe, part).state_dict()
@@ -239,10 +244,6 @@ def test_single_file_with_skeleton_loads_offline_and_equals_the_folder(models_di
 def _tiny_sdxl_pipeline():
     """A tiny SDXL-shaped pipeline. Its two text encoders differ in width, as in SDXL (768/1280):
     diffusers tells them apart by width."""
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline
-    from transformers import CLIPTextModel, CLIPTextModelWithProjection
-
-    from generation.models.tiny import SD_SCHEDULER, load_clip_tokenizer, tiny_text_config, tiny_unet
 
     torch.manual_seed(0)
     unet = tiny_unet(
@@ -277,10 +278,10 @@ def test_sdxl_single_file_round_trip(tmp_path):
     pipe = _tiny_sdxl_pipeline()
     save_ldm_single_file(pipe, tmp_path / "xl.safetensors", config_folder=True)
     det = detect_file(tmp_path / "xl.safetensors")
-    assert (det.arch, det.text_widths, det.context_dim) == ("sdxl", (32, 48), 80)
+    assert (det.arch, det.text_widths, det.context_dim) == (Arch.SDXL, (32, 48), 80)
     registry = ModelRegistry(tmp_path)
     model = load_model(registry.get("xl"), CPU, registry)
-    assert model.arch == "sdxl" and type(model.pipe).__name__ == "StableDiffusionXLPipeline"
+    assert model.arch is Arch.SDXL and type(model.pipe).__name__ == "StableDiffusionXLPipeline"
     for part in ("unet", "vae", "text_encoder", "text_encoder_2"):
         want, got = getattr(pipe, part).state_dict(), getattr(model.pipe, part).state_dict()
         assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want), part
@@ -295,8 +296,6 @@ def test_sdxl_single_file_round_trip(tmp_path):
 
 
 def test_half_precision_files_load_in_the_settings_dtype(tmp_path, tiny_model_dir):
-    from diffusers import StableDiffusionPipeline
-
     half = StableDiffusionPipeline.from_pretrained(
         tiny_model_dir, local_files_only=True, safety_checker=None, dtype=torch.float16
     )
@@ -321,7 +320,7 @@ def test_custom_size_single_file_without_config_is_refused(tmp_path, models_dir)
 def test_benign_ckpt_loads(models_dir, tiny_pipe):
     registry = ModelRegistry(models_dir)
     model = load_model(registry.get("tiny-ckpt"), CPU, registry)
-    assert model.arch == "sd1"
+    assert model.arch is Arch.SD1
     want, got = tiny_pipe.unet.state_dict(), model.pipe.unet.state_dict()
     assert all(torch.equal(want[k], got[k]) for k in want)
 
@@ -360,9 +359,9 @@ def test_ckpt_that_would_run_code_is_refused(tmp_path, tiny_pipe):
 @pytest.mark.parametrize(
     ("shapes", "arch", "widths", "context"),
     [
-        (sd1_shapes(), "sd1", (768,), 768),
-        (sd2_shapes(), "sd2", (1024,), 1024),
-        (sdxl_shapes(), "sdxl", (768, 1280), 2048),
+        (sd1_shapes(), Arch.SD1, (768,), 768),
+        (sd2_shapes(), Arch.SD2, (1024,), 1024),
+        (sdxl_shapes(), Arch.SDXL, (768, 1280), 2048),
     ],
 )
 def test_detect_families_from_keys_and_widths(tmp_path, shapes, arch, widths, context):
@@ -375,12 +374,12 @@ def test_detect_families_from_keys_and_widths(tmp_path, shapes, arch, widths, co
 def test_detect_reads_ckpt_shapes_safely(tmp_path):
     path = tmp_path / "m.ckpt"
     torch.save({"state_dict": {k: torch.zeros(s) for k, s in sd2_shapes().items()}}, path)
-    assert detect_file(path).arch == "sd2"
+    assert detect_file(path).arch is Arch.SD2
 
 
 def test_detect_custom_widths_are_not_standard():
     det = detect_architecture(sd1_shapes(width=64))
-    assert det.arch == "sd1" and not det.standard
+    assert det.arch is Arch.SD1 and not det.standard
 
 
 @pytest.mark.parametrize(
@@ -432,8 +431,8 @@ model:
 
 
 def test_read_ldm_yaml(tmp_path):
-    cases = {"v": (SD2_V_YAML, "sd2", "v_prediction"), "e": (SD1_YAML, "sd1", "epsilon")}
-    cases["xl"] = (SDXL_YAML, "sdxl", "epsilon")
+    cases = {"v": (SD2_V_YAML, Arch.SD2, "v_prediction"), "e": (SD1_YAML, Arch.SD1, "epsilon")}
+    cases["xl"] = (SDXL_YAML, Arch.SDXL, "epsilon")
     for stem, (text, arch, prediction) in cases.items():
         (tmp_path / f"{stem}.yaml").write_text(text)
         hints = read_ldm_yaml(tmp_path / f"{stem}.yaml")
@@ -442,14 +441,10 @@ def test_read_ldm_yaml(tmp_path):
 
 
 def _tokenizer(folder: Path):
-    from transformers import CLIPTokenizer
-
     return CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
 def test_plans_pick_bundled_skeletons_and_prediction_types(tmp_path):
-    from diffusers import UNet2DConditionModel
-
     root = tmp_path / "models"
     root.mkdir()
     for name, shapes in (("one", sd1_shapes()), ("two", sd2_shapes()), ("twov", sd2_shapes())):
@@ -461,10 +456,10 @@ def test_plans_pick_bundled_skeletons_and_prediction_types(tmp_path):
     plans = {name: plan_single_file(registry.get(name), cache) for name in registry.names()}
 
     one = plans["one"]
-    assert (one.arch, one.prediction_type, one.source) == ("sd1", "epsilon", "detected")
-    assert (plans["two"].arch, plans["two"].prediction_type) == ("sd2", None)  # the probe decides later
+    assert (one.arch, one.prediction_type, one.source) == (Arch.SD1, "epsilon", "detected")
+    assert (plans["two"].arch, plans["two"].prediction_type) == (Arch.SD2, None)  # the probe decides later
     assert (plans["twov"].prediction_type, plans["twov"].source) == ("v_prediction", "yaml")
-    assert plans["xl"].arch == "sdxl"
+    assert plans["xl"].arch == Arch.SDXL
 
     def config(plan, part):
         name = "scheduler/scheduler_config.json" if part == "scheduler" else f"{part}/config.json"
@@ -482,7 +477,7 @@ def test_plans_pick_bundled_skeletons_and_prediction_types(tmp_path):
     assert (plans["xl"].config_dir / "text_encoder_2" / "config.json").is_file()
     # assembled once, then reused; nothing of the skeletons is copied into the repo
     assert plan_single_file(registry.get("one"), cache).config_dir == plans["one"].config_dir
-    assert not (REPO / "generation" / "configs" / "sd1" / "tokenizer").exists()
+    assert not (REPO / "generation" / "configs" / Arch.SD1 / "tokenizer").exists()
 
 
 def test_probe_v_prediction_reads_the_mean_output():
@@ -554,17 +549,15 @@ def test_resolve_device_honours_settings(monkeypatch):
         resolve_device(ModelSettings(device="cuda:3"))
 
 
-def test_folder_load_options_vae_tiling_and_unload(models_dir):
+def test_folder_load_options_and_unload(models_dir):
     registry = ModelRegistry(models_dir)
-    settings = ModelSettings(device="cpu", attention_slicing=True, vae_tiling_pixels=128 * 128)
+    settings = ModelSettings(device="cpu", attention_slicing=True)
     model = load_model(registry.get("tiny"), settings, registry)
     pipe = model.pipe
-    assert model.arch == "sd1" and model.entry.kind == "diffusers" and len(model.short_hash) == 10
+    assert model.arch is Arch.SD1 and model.entry.kind == "diffusers" and len(model.short_hash) == 10
     assert pipe.safety_checker is None and pipe._progress_bar_config == {"disable": True}
     assert pipe.vae.use_slicing and not pipe.vae.use_tiling
     assert any(type(p).__name__ == "SlicedAttnProcessor" for p in pipe.unet.attn_processors.values())
-    assert configure_vae_for(model, 128, 128, settings) and pipe.vae.use_tiling
-    assert not configure_vae_for(model, 64, 128, settings) and not pipe.vae.use_tiling
     unload_model(model)
     assert model.pipe is None
 
@@ -583,13 +576,8 @@ def test_load_errors_name_the_model(tmp_path):
 
 def test_sd1_skeleton_matches_sd15_and_exports_its_key_layout():
     """On the meta device (no memory): SD1.5's sizes, and the exporter's key set is the real one."""
-    from accelerate import init_empty_weights
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
 
-    from generation.models.convert import unet_key_map, vae_key_map
-
-    skeleton = REPO / "generation" / "configs" / "sd1"
+    skeleton = REPO / "generation" / "configs" / Arch.SD1
     with init_empty_weights():
         unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(skeleton / "unet"))
         vae = AutoencoderKL.from_config(AutoencoderKL.load_config(skeleton / "vae"))
@@ -607,10 +595,13 @@ def test_sd1_skeleton_matches_sd15_and_exports_its_key_layout():
     for k, v in text.state_dict().items():
         shapes[f"cond_stage_model.transformer.text_model.{k}"] = tuple(v.shape)
     det = detect_architecture(shapes)
-    assert (det.arch, det.standard) == ("sd1", True)
+    assert (det.arch, det.standard) == (Arch.SD1, True)
 
 
-def test_importing_the_package_does_not_import_torch():
-    code = "import sys, generation.models; print('torch' in sys.modules or 'diffusers' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+def test_arch_is_an_enum_the_loaded_model_checks():
+    entry = ModelEntry("m", "m", "diffusers")
+    model = LoadedModel("m", entry, None, "sdxl", None, torch.device("cpu"), torch.float32)
+    assert model.arch is Arch.SDXL and model.arch == "sdxl" and Arch.SD2.label == "Stable Diffusion 2.x"
+    with pytest.raises(ValueError, match="sd3"):
+        LoadedModel("m", entry, None, "sd3", None, torch.device("cpu"), torch.float32)
+    assert type(detect_architecture(sd1_shapes()).arch) is Arch

@@ -1,24 +1,33 @@
 """The engine on the tiny random model (CPU, 64x64, a few steps)."""
 
+import gc
 import sys
 import types
+import weakref
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
-from generation.pipelines import engine
-from generation.pipelines.engine import (
-    Cancelled,
-    CancelToken,
-    Progress,
-    UpscalerUnavailable,
-    estimate_steps,
-    generate,
+from diffusers import (
+    EulerDiscreteScheduler,
+    StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
+    UNet2DConditionModel,
 )
-from generation.pipelines.samplers import SAMPLER_NAMES
+from PIL import Image
+from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+from generation.models.arch import Arch
+from generation.models.loaded import LoadedModel, ModelEntry
+from generation.models.loading import unload_model
+from generation.models.tiny import SD_SCHEDULER, load_clip_tokenizer, tiny_text_config, tiny_vae
+from generation.pipelines import engine, noise
+from generation.pipelines.engine import generate
+from generation.pipelines.previews import latent_previews, preview
+from generation.pipelines.upscalers import UpscalerUnavailable
+from generation.progress import Cancelled, CancelToken, Progress
 from generation.requests.request import GenerationRequest, HiresFix, Mode, Variation
+from generation.requests.samplers import SAMPLER_NAMES, UnknownSampler, estimate_steps
 from generation.settings import ModelSettings
 
 
@@ -46,10 +55,10 @@ def one_thread():
 
 
 @pytest.fixture(autouse=True)
-def no_cached_upscaler():
-    engine._UPSCALERS.clear()
+def no_cached_upscaler(tiny_loaded):
+    tiny_loaded.derived.pop("upscaler", None)
     yield
-    engine._UPSCALERS.clear()
+    tiny_loaded.derived.pop("upscaler", None)
 
 
 @pytest.fixture
@@ -119,8 +128,8 @@ def test_batched_unet_matches_within_rounding(tiny_loaded):
 
 
 def test_noise_comes_from_a_cpu_generator_per_seed():
-    noise, generators = engine.initial_noise([3, 4], [None, None], (1, 4, 8, 8))
-    assert torch.equal(noise[1:], torch.randn((1, 4, 8, 8), generator=torch.Generator("cpu").manual_seed(4)))
+    drawn, generators = noise.initial_noise([3, 4], [None, None], (1, 4, 8, 8))
+    assert torch.equal(drawn[1:], torch.randn((1, 4, 8, 8), generator=torch.Generator("cpu").manual_seed(4)))
     assert len(generators) == 2
 
 
@@ -130,7 +139,7 @@ def test_variation_seed(tiny_loaded):
     varied = generate(tiny_loaded, [req(count=2, variation=Variation(seed=77, strength=0.5))])[0]
     assert all(same(a, b) for a, b in zip(plain, zero, strict=True))
     assert not same(plain[0], varied[0])
-    full = engine.slerp(1.0, torch.zeros(2), torch.ones(2))
+    full = noise.slerp(1.0, torch.zeros(2), torch.ones(2))
     assert torch.equal(full, torch.ones(2))
 
 
@@ -175,10 +184,8 @@ def test_previews_only_when_asked(tiny_loaded):
 
 
 def test_preview_projection_for_other_latents():
-    from generation.pipelines.previews import latent_previews, preview
-
     latents = torch.randn(2, 4, 16, 12)
-    assert preview(latents, "sdxl").size == (192, 128)
+    assert preview(latents, Arch.SDXL).size == (192, 128)
     odd = latent_previews(torch.randn(1, 16, 128, 128), "flux")
     assert odd[0].size == (256, 256)
 
@@ -344,7 +351,7 @@ def test_vae_tiling_for_large_images(tiny_loaded, monkeypatch):
     assert vae.use_tiling is False and vae.use_slicing is False  # restored
 
 
-# -- inputs and estimates ------------------------------------------------------------------------
+# -- inputs --------------------------------------------------------------------------------------
 
 
 def test_inputs_are_checked(tiny_loaded):
@@ -354,19 +361,85 @@ def test_inputs_are_checked(tiny_loaded):
         generate(tiny_loaded, [req(), req(steps=4)])
     with pytest.raises(ValueError, match="source image"):
         generate(tiny_loaded, [req(mode=Mode.IMG2IMG)])
-    with pytest.raises(ValueError, match="the samplers are"):
+    with pytest.raises(UnknownSampler) as unknown:
         generate(tiny_loaded, [req(sampler="Euler z")])
+    assert unknown.value.code == "sampler.unknown" and "Euler a" in unknown.value.fields["samplers"]
+    with pytest.raises(ValueError, match="one per request"):
+        generate(tiny_loaded, [req(), req(seed=5)], sources=[None])
 
 
-def test_estimate_steps():
-    assert estimate_steps(req(steps=20)) == 20
-    assert estimate_steps(req(steps=20, sampler="Heun")) == 39
-    assert estimate_steps(req(steps=20, sampler="DPM2 a Karras")) == 39
-    assert estimate_steps(req(steps=20, sampler="PLMS")) == 21
-    assert estimate_steps(req(steps=20, hires=HiresFix(2.0, 0.5))) == 30
-    assert estimate_steps(req(steps=20, hires=HiresFix(2.0, 0.5, steps=10))) == 25
-    assert estimate_steps(req(mode=Mode.IMG2IMG, steps=20, strength=0.75)) == 15
-    assert estimate_steps(req(mode=Mode.UPSCALE, steps=20, strength=0.3)) == 6
+# -- sources given as images ---------------------------------------------------------------------
+
+
+def test_sources_as_images_equal_the_same_files(tiny_loaded, source, tmp_path):
+    """A worker that got the source as bytes passes the image; the result is the file's, pixel for pixel."""
+    other = tmp_path / "other.png"
+    Image.open(source).rotate(90, expand=True).save(other)
+    a = req(mode=Mode.IMG2IMG, source_image=source, steps=4, strength=0.5, count=2)
+    b = a.replace(source_image=str(other), seed=77, count=1)
+    from_files = generate(tiny_loaded, [a, b])
+    images = [Image.open(source), Image.open(other).convert("RGBA")]  # any mode: taken to RGB
+    pathless = [a.replace(source_image=None), b.replace(source_image=None)]
+    given = generate(tiny_loaded, pathless, sources=images)
+    assert [len(x) for x in given] == [2, 1]
+    assert all_same(given, from_files)
+    assert not same(from_files[0][0], from_files[1][0])  # the two sources do make different images
+    # A None entry falls back to the request's file.
+    mixed = generate(tiny_loaded, [a, pathless[1]], sources=[None, images[1]])
+    assert all_same(mixed, from_files)
+
+
+def all_same(a: list[list[Image.Image]], b: list[list[Image.Image]]) -> bool:
+    return [len(x) for x in a] == [len(y) for y in b] and all(
+        same(x, y) for xs, ys in zip(a, b, strict=True) for x, y in zip(xs, ys, strict=True)
+    )
+
+
+def test_upscale_source_as_an_image(tiny_loaded, source):
+    request = req(mode=Mode.UPSCALE, source_image=source, steps=4, strength=0.3)
+    from_file = generate(tiny_loaded, [request])[0][0]
+    given = generate(tiny_loaded, [request.replace(source_image=None)], sources=[Image.open(source)])[0][0]
+    assert given.size == (160, 96) and same(given, from_file)
+
+
+def test_a_given_source_is_turned_upright(tiny_loaded, source):
+    """EXIF orientation applies to a given image as to a file: 6 means rotate 270 degrees."""
+    image = Image.open(source)
+    exif = image.getexif()
+    exif[0x0112] = 6
+    tagged = source.replace(".png", "-rotated.jpg")
+    image.save(tagged, exif=exif.tobytes(), quality=95)
+    request = req(mode=Mode.UPSCALE, strength=0.0, upscale_factor=1.0, source_image=tagged)
+    from_file = generate(tiny_loaded, [request])[0][0]
+    given = generate(tiny_loaded, [request.replace(source_image=None)], sources=[Image.open(tagged)])[0][0]
+    assert from_file.size == given.size == (48, 80) and same(given, from_file)
+
+
+# -- unloading -----------------------------------------------------------------------------------
+
+
+def test_unloading_a_model_frees_its_upscaler_and_img2img_pipeline(
+    tiny_model_dir, source, tmp_path, monkeypatch
+):
+
+    descriptor, loaded = _fake_spandrel(monkeypatch)
+    weights = tmp_path / "2x-fake.pth"
+    weights.write_bytes(b"not really weights")
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_model_dir, local_files_only=True, safety_checker=None)
+    pipe.set_progress_bar_config(disable=True)
+    entry = ModelEntry("tiny", tiny_model_dir, "diffusers")
+    model = LoadedModel("tiny", entry, pipe, Arch.SD1, None, torch.device("cpu"), torch.float32)
+    generate(model, [req(mode=Mode.UPSCALE, source_image=source, strength=0.5)], upscaler_path=weights)
+    assert model.derived["upscaler"][1] is descriptor and "img2img" in model.derived
+    img2img = weakref.ref(model.derived["img2img"])
+    upscaler = weakref.ref(descriptor)
+    del descriptor, pipe
+    sys.modules.pop("spandrel")  # the fake module holds the descriptor too
+    unload_model(model)
+    gc.collect()
+    assert model.derived == {} and model.pipe is None
+    assert img2img() is None and upscaler() is None
+    assert loaded == [str(weights)]
 
 
 # -- SDXL ----------------------------------------------------------------------------------------
@@ -374,10 +447,6 @@ def test_estimate_steps():
 
 def build_tiny_sdxl():
     """A tiny random SDXL-shaped pipeline: two text encoders, text_time conditioning."""
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTextModelWithProjection
-
-    from generation.models.tiny import SD_SCHEDULER, load_clip_tokenizer, tiny_text_config, tiny_vae
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
@@ -411,11 +480,9 @@ def build_tiny_sdxl():
 
 
 def test_sdxl_txt2img_and_img2img(source):
-    from generation.models.loaded import LoadedModel, ModelEntry
-
     pipe = build_tiny_sdxl()
     model = LoadedModel(
-        "xl", ModelEntry("xl", "xl", "diffusers"), pipe, "sdxl", None, torch.device("cpu"), torch.float32
+        "xl", ModelEntry("xl", "xl", "diffusers"), pipe, Arch.SDXL, None, torch.device("cpu"), torch.float32
     )
     batch, steps = run(model, [req(count=2, steps=2)], want_preview=True, batch_invariant=True)
     assert [im.size for im in batch[0]] == [(64, 64)] * 2 and len(steps) == 2 and steps[0].preview is not None

@@ -3,7 +3,7 @@
 import pytest
 
 from generation.models.tiny import build_tiny_pipeline
-from generation.pipelines.samplers import UnknownSampler
+from generation.requests.samplers import UnknownSampler
 from training.train import set_sampler
 
 

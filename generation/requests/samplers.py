@@ -1,7 +1,9 @@
-"""Samplers by the names AUTOMATIC1111's web UI users know, mapped to diffusers schedulers.
+"""Samplers by the names AUTOMATIC1111's web UI users know, and the steps each runs. Torch-free.
 
-Torch-free at import time: the Discord front end imports `SAMPLER_NAMES` and `canonical_sampler`
-for autocomplete and validation; `make_scheduler` imports diffusers only when it is called.
+The Discord front end and validation use `SAMPLER_NAMES` and `canonical_sampler` (autocomplete,
+checks); the queue counts UNet evaluations with `model_evaluations` / `estimate_steps`. Each
+sampler's spec names the diffusers scheduler class and options that run it; building one is
+`generation.pipelines.schedulers.make_scheduler`.
 
 Names are accepted case-insensitively, in the web UI's older form (`DPM++ 2M Karras`), its newer
 form (`DPM++ 2M, Schedule type: Karras`, optionally prefixed `Sampler: `) and the k-diffusion /
@@ -15,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from generation.problems import Problem
+from generation.requests.request import GenerationRequest, Mode
+
 
 @dataclass(frozen=True)
 class SamplerSpec:
@@ -23,7 +28,6 @@ class SamplerSpec:
     options: Mapping[str, Any] = field(default_factory=dict)  # from_config keyword arguments
     order: int = 1  # model evaluations per step (2 for Heun and DPM2)
     extra_final_step: bool = False  # PLMS evaluates the model once more than its step count
-    stochastic: bool = False  # draws noise every step (ancestral and SDE samplers)
 
 
 def _specs() -> dict[str, SamplerSpec]:
@@ -35,22 +39,20 @@ def _specs() -> dict[str, SamplerSpec]:
     single = {"algorithm_type": "sde-dpmsolver++", "solver_order": 2, "lower_order_final": True}
     specs = [
         SamplerSpec("Euler", "EulerDiscreteScheduler", plain),
-        SamplerSpec("Euler a", "EulerAncestralDiscreteScheduler", stochastic=True),
+        SamplerSpec("Euler a", "EulerAncestralDiscreteScheduler"),
         SamplerSpec("LMS", "LMSDiscreteScheduler", plain),
         SamplerSpec("LMS Karras", "LMSDiscreteScheduler", karras),
         SamplerSpec("Heun", "HeunDiscreteScheduler", plain, order=2),
         SamplerSpec("DPM2", "KDPM2DiscreteScheduler", plain, order=2),
-        SamplerSpec("DPM2 a", "KDPM2AncestralDiscreteScheduler", plain, order=2, stochastic=True),
+        SamplerSpec("DPM2 a", "KDPM2AncestralDiscreteScheduler", plain, order=2),
         SamplerSpec("DPM2 Karras", "KDPM2DiscreteScheduler", karras, order=2),
-        SamplerSpec("DPM2 a Karras", "KDPM2AncestralDiscreteScheduler", karras, order=2, stochastic=True),
+        SamplerSpec("DPM2 a Karras", "KDPM2AncestralDiscreteScheduler", karras, order=2),
         SamplerSpec("DPM++ 2M", "DPMSolverMultistepScheduler", {**dpmpp, **plain}),
         SamplerSpec("DPM++ 2M Karras", "DPMSolverMultistepScheduler", {**dpmpp, **karras}),
-        SamplerSpec("DPM++ 2M SDE", "DPMSolverMultistepScheduler", {**sde, **plain}, stochastic=True),
-        SamplerSpec("DPM++ 2M SDE Karras", "DPMSolverMultistepScheduler", {**sde, **karras}, stochastic=True),
-        SamplerSpec("DPM++ SDE", "DPMSolverSinglestepScheduler", {**single, **plain}, stochastic=True),
-        SamplerSpec(
-            "DPM++ SDE Karras", "DPMSolverSinglestepScheduler", {**single, **karras}, stochastic=True
-        ),
+        SamplerSpec("DPM++ 2M SDE", "DPMSolverMultistepScheduler", {**sde, **plain}),
+        SamplerSpec("DPM++ 2M SDE Karras", "DPMSolverMultistepScheduler", {**sde, **karras}),
+        SamplerSpec("DPM++ SDE", "DPMSolverSinglestepScheduler", {**single, **plain}),
+        SamplerSpec("DPM++ SDE Karras", "DPMSolverSinglestepScheduler", {**single, **karras}),
         SamplerSpec("DDIM", "DDIMScheduler"),
         SamplerSpec("PLMS", "PNDMScheduler", {"skip_prk_steps": True}, extra_final_step=True),
         SamplerSpec("UniPC", "UniPCMultistepScheduler", plain),
@@ -62,18 +64,14 @@ def _specs() -> dict[str, SamplerSpec]:
 SAMPLERS: dict[str, SamplerSpec] = _specs()
 SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
 
-# Options every scheduler that knows them gets reset to, so a base config carrying e.g.
-# `use_exponential_sigmas=True` from a checkpoint cannot leak into another sampler.
-_RESET_OPTIONS = {"use_exponential_sigmas": False, "use_beta_sigmas": False}
 
+class UnknownSampler(Problem, ValueError):
+    """The name matches no sampler (`schedule`: an unsupported schedule type it named)."""
 
-class UnknownSampler(ValueError):
-    """The name matches no sampler; the message lists the names there are."""
-
-    def __init__(self, name: str, detail: str = "") -> None:
+    def __init__(self, name: str, schedule: str | None = None) -> None:
+        super().__init__("sampler.unknown", name=name, schedule=schedule, samplers=list(SAMPLER_NAMES))
         self.name = name
-        extra = f" ({detail})" if detail else ""
-        super().__init__(f"unknown sampler {name!r}{extra}; the samplers are: {', '.join(SAMPLER_NAMES)}")
+        self.schedule = schedule
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -108,7 +106,7 @@ _SAMPLER_PREFIX = re.compile(r"^\s*sampler\s*[:=]\s*", re.IGNORECASE)
 def canonical_sampler(name: str) -> str:
     """The canonical name for any accepted spelling of a sampler; raises `UnknownSampler`."""
     if not isinstance(name, str) or not name.strip():
-        raise UnknownSampler(str(name), "empty name")
+        raise UnknownSampler(str(name) if isinstance(name, str) else "")
     text = _SAMPLER_PREFIX.sub("", name)
     base, *rest = _SCHEDULE_SPLIT.split(text, maxsplit=1)
     key = _key(base)
@@ -120,9 +118,7 @@ def canonical_sampler(name: str) -> str:
             if not key.endswith("karras"):
                 key += "karras"
         elif schedule not in _DEFAULT_SCHEDULES:
-            raise UnknownSampler(
-                name, f"schedule type {rest[0].strip()!r} is not supported: use Karras or Automatic"
-            )
+            raise UnknownSampler(name, schedule=rest[0].strip())
     try:
         return _ALIASES[key]
     except KeyError:
@@ -159,64 +155,20 @@ def img2img_denoise_steps(steps: int, strength: float) -> int:
     return max(1, min(int(steps * min(max(strength, 0.0), 1.0)), steps))
 
 
-# -- schedulers ----------------------------------------------------------------------------------
+def estimate_steps(request: GenerationRequest) -> int:
+    """UNet evaluations the request will run: hires second pass, img2img strength, Heun/DPM2 doubling.
 
-
-def make_scheduler(name: str, base_config: Mapping[str, Any], *, steps: int | None = None) -> Any:
-    """A fresh diffusers scheduler for sampler `name`, built with `Cls.from_config(base_config, ...)`.
-
-    `base_config` is the model's own scheduler config (betas, prediction type, timestep spacing);
-    the sampler's options override it. `steps` lets LCM accept more than its 50 original steps.
+    The total every `Progress` of the request's call reports (an unknown sampler counts its steps).
     """
-    import inspect
-
-    spec = sampler_spec(name)
-    cls = _scheduler_class(spec.scheduler)
-    options = {**_RESET_OPTIONS, **spec.options}
-    if spec.scheduler == "LCMScheduler" and steps:
-        original = int(base_config.get("original_inference_steps") or 50)
-        options["original_inference_steps"] = max(original, int(steps))
-    accepted = inspect.signature(cls.__init__).parameters
-    options = {k: v for k, v in options.items() if k in accepted}
-    config = {k: v for k, v in dict(base_config).items() if k not in options}
-    return cls.from_config(config, **options)
-
-
-def _scheduler_class(class_name: str) -> type:
-    if class_name == "LMSDiscreteScheduler":
-        return _lms_class()
-    import diffusers
-
-    return getattr(diffusers, class_name)
-
-
-_LMS_CLASS: type | None = None
-
-
-def _lms_class() -> type:
-    """diffusers' LMS scheduler with its coefficient integral done exactly, without scipy.
-
-    diffusers integrates a Lagrange basis polynomial numerically with `scipy.integrate.quad`;
-    the integral of a polynomial is exact with numpy, so the scheduler works where scipy is absent.
-    """
-    global _LMS_CLASS
-    if _LMS_CLASS is None:
-        import numpy as np
-        from diffusers.schedulers.scheduling_lms_discrete import LMSDiscreteScheduler as Base
-
-        class LMSDiscreteScheduler(Base):
-            def get_lms_coefficient(self, order: int, t: int, current_order: int) -> float:
-                sigmas = [float(self.sigmas[t - k]) for k in range(order)]
-                poly = np.polynomial.Polynomial([1.0])
-                for k in range(order):
-                    if k != current_order:
-                        poly *= np.polynomial.Polynomial([-sigmas[k], 1.0]) / (
-                            sigmas[current_order] - sigmas[k]
-                        )
-                antiderivative = poly.integ()
-                return float(
-                    antiderivative(float(self.sigmas[t + 1])) - antiderivative(float(self.sigmas[t]))
-                )
-
-        _LMS_CLASS = LMSDiscreteScheduler
-    return _LMS_CLASS
+    try:
+        if request.mode is Mode.TXT2IMG:
+            total = model_evaluations(request.sampler, request.steps)
+            hires = request.hires
+            if hires is not None and hires.strength > 0:
+                total += model_evaluations(request.sampler, hires.steps or request.steps, hires.strength)
+            return total
+        if request.mode is Mode.UPSCALE and request.strength <= 0:
+            return 0
+        return model_evaluations(request.sampler, request.steps, request.strength)
+    except UnknownSampler:
+        return max(int(request.steps), 1)
