@@ -187,18 +187,6 @@ class Gateway:
         for conn in list(self.open_connections):
             await self.close_connection(conn, code, abrupt=abrupt)
 
-    async def send_reconnect(self) -> None:
-        """op 7 RECONNECT to every open connection (discord.py closes and resumes)."""
-        for conn in list(self.open_connections):
-            await self._send(conn, {"op": RECONNECT, "d": None})
-
-    async def invalidate(self, *, resumable: bool = False) -> None:
-        """op 9 INVALID_SESSION to every open connection."""
-        for conn in list(self.open_connections):
-            if not resumable and conn.session is not None:
-                conn.session.valid = False
-            await self._send(conn, {"op": INVALID_SESSION, "d": resumable})
-
     # ------------------------------------------------------------------ handler
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

@@ -412,23 +412,6 @@ class LocalDiscord:
             member.roles = list(dict.fromkeys([*member.roles, *role_ids]))
         return member
 
-    def set_permissions(
-        self, user: User | int | str, permissions: int | None, guild: Guild | None = None
-    ) -> None:
-        """Make ``user``'s guild permissions exactly ``permissions`` (``None``: back to roles)."""
-        guild = guild or self.guild
-        assert guild is not None
-        uid = self.get_user(user).id
-        if permissions is None:
-            guild.permission_overrides.pop(uid, None)
-        else:
-            guild.permission_overrides[uid] = int(permissions)
-
-    def set_bot_permissions(self, permissions: int | None, guild: Guild | None = None) -> None:
-        """Make the bot's guild permissions exactly ``permissions`` (e.g. without Attach Files);
-        sent as ``app_permissions`` and enforced on channel messages."""
-        self.set_permissions(self.bot_user, permissions, guild)
-
     def dm_channel(self, user: User) -> Channel:
         for ch in self.channels.values():
             if ch.type == DM and ch.recipients and ch.recipients[0].id == user.id:
@@ -763,11 +746,6 @@ class LocalDiscord:
         msg = ref if isinstance(ref, StoredMessage) else self.messages[int(ref)]
         return msg
 
-    @staticmethod
-    def custom_ids(message: StoredMessage) -> list[str]:
-        """custom_ids of a message's buttons and selects, in display order."""
-        return message.custom_ids()
-
     async def send_user_message(
         self,
         content: str,
@@ -939,36 +917,6 @@ class LocalDiscord:
             lambda: ix.autocomplete_choices, timeout, f"autocomplete choices for {name}.{focused}"
         )
         return list(ix.autocomplete_choices or [])
-
-    async def context_menu(
-        self, name: str, target: User | StoredMessage, *, user: Any = None, channel: Any = None
-    ) -> InjectedInteraction:
-        """Invoke a user (target ``User``) or message (target ``StoredMessage``) context menu command."""
-        ctx = self._context(user, DEFAULT, channel, None)
-        is_user = isinstance(target, User)
-        cmd = self.find_command(name, ctx.guild.id if ctx.guild else None, 2 if is_user else 3)
-        if is_user:
-            resolved: dict[str, Any] = {"users": {str(target.id): target.payload()}}
-            if ctx.guild is not None and target.id in ctx.guild.members:
-                m = ctx.guild.members[target.id]
-                resolved["members"] = {
-                    str(target.id): m.payload(
-                        with_user=False, permissions=ctx.guild.permissions_for(target.id)
-                    )
-                }
-        else:
-            resolved = {"messages": {str(target.id): target.payload()}}
-        data = {
-            "id": cmd["id"],
-            "name": name,
-            "type": cmd["type"],
-            "target_id": str(target.id),
-            "resolved": resolved,
-        }
-        if cmd.get("guild_id"):
-            data["guild_id"] = cmd["guild_id"]
-        payload = self._interaction_payload(2, data, ctx, size_limit=None, locale="en-US")
-        return await self._send_interaction(payload, ctx)
 
     async def click(
         self,
@@ -1203,9 +1151,6 @@ class LocalDiscord:
         self.faults.append(fault)
         return fault
 
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
     def _take_fault(self, call: Call) -> Fault | None:
         for fault in list(self.faults):
             if fault.exhausted:
@@ -1295,25 +1240,6 @@ class LocalDiscord:
                 self._remove_waiter(entry)
                 if not fut.done():
                     fut.cancel()
-
-    async def wait_for_call(
-        self,
-        match: str | Callable[[Call], bool] | None = None,
-        timeout: float = 5.0,
-        *,
-        since: float | None = None,
-    ) -> Call:
-        """The first completed REST call matching ``match`` ("POST /webhooks/*", a path pattern,
-        or a predicate over ``Call``) that arrived at or after ``since`` (None: any time)."""
-        pred = make_matcher(match)
-
-        def check() -> Call | None:
-            for c in self.calls:
-                if c.status is not None and (since is None or c.time >= since) and pred(c):
-                    return c
-            return None
-
-        return await self.wait_for(check, timeout, f"a call matching {match!r}")
 
     async def wait_for_message(
         self,
