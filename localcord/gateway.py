@@ -14,14 +14,16 @@ import logging
 import secrets
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from .changes import Changes
+from .config import Config
 from .models import GatewayFrame, next_connection_id
-
-if TYPE_CHECKING:
-    from .server import LocalDiscord
+from .recorder import Recorder
+from .state import State
 
 _log = logging.getLogger("localcord")
 
@@ -93,12 +95,15 @@ class GatewaySession:
 
 
 class Gateway:
-    def __init__(self, server: LocalDiscord, *, heartbeat_interval_ms: int = 41250):
-        self.server = server
-        self.heartbeat_interval_ms = heartbeat_interval_ms
+    """The websocket endpoint: sessions, their connections, and every frame (in the recorder)."""
+
+    def __init__(self, state: State, recorder: Recorder, changes: Changes, config: Config):
+        self.state = state
+        self.recorder = recorder
+        self.changes = changes
+        self.config = config
         self.sessions: dict[str, GatewaySession] = {}
         self.connections: list[GatewayConnection] = []
-        self.frames: list[GatewayFrame] = []
         self.ack_heartbeats = True
         self._send_locks: dict[int, asyncio.Lock] = {}
 
@@ -110,13 +115,24 @@ class Gateway:
         valid = [s for s in self.sessions.values() if s.valid]
         return max(valid, key=lambda s: s.created_at) if valid else None
 
+    def valid_sessions(self) -> Iterator[GatewaySession]:
+        """Sessions that get dispatches (connected, or buffering for a resume)."""
+        return (s for s in list(self.sessions.values()) if s.valid)
+
     @property
     def open_connections(self) -> list[GatewayConnection]:
         return [c for c in self.connections if c.open]
 
+    @property
+    def frames(self) -> list[GatewayFrame]:
+        """Every frame sent and received, oldest first."""
+        return self.recorder.frames
+
     # ------------------------------------------------------------------ sending
 
-    def _log(self, direction: str, conn: GatewayConnection, payload: dict[str, Any], close_code=None) -> None:
+    def _record(
+        self, direction: str, conn: GatewayConnection, payload: dict[str, Any], close_code: int | None = None
+    ) -> None:
         frame = GatewayFrame(
             direction=direction,
             op=payload.get("op"),
@@ -127,8 +143,8 @@ class Gateway:
             connection=conn.id,
             close_code=close_code,
         )
-        self.frames.append(frame)
-        self.server._changed()
+        self.recorder.record_frame(frame)
+        self.changes.notify()
 
     async def _send(self, conn: GatewayConnection, payload: dict[str, Any]) -> bool:
         if not conn.open:
@@ -139,7 +155,7 @@ class Gateway:
                 await conn.ws.send_str(json.dumps(payload))
             except (ConnectionError, RuntimeError):
                 return False
-        self._log("send", conn, payload)
+        self._record("send", conn, payload)
         return True
 
     async def dispatch(self, event: str, data: Any, session: GatewaySession | None = None) -> int:
@@ -156,9 +172,8 @@ class Gateway:
         return session.seq
 
     async def broadcast(self, event: str, data: Any) -> None:
-        for session in list(self.sessions.values()):
-            if session.valid:
-                await self.dispatch(event, data, session)
+        for session in self.valid_sessions():
+            await self.dispatch(event, data, session)
 
     # ------------------------------------------------------------------ faults
 
@@ -169,7 +184,7 @@ class Gateway:
             return
         conn.closed_at = time.monotonic()
         conn.close_code = code
-        self._log("send", conn, {"op": None, "t": "CLOSE"}, close_code=code)
+        self._record("send", conn, {"op": None, "t": "CLOSE"}, close_code=code)
         if abrupt:
             transport = conn.request.transport
             if transport is not None:
@@ -187,17 +202,10 @@ class Gateway:
         for conn in list(self.open_connections):
             await self.close_connection(conn, code, abrupt=abrupt)
 
-    async def send_reconnect(self) -> None:
-        """op 7 RECONNECT to every open connection (discord.py closes and resumes)."""
+    async def close_all(self) -> None:
+        """Going away (1001): the server is shutting down."""
         for conn in list(self.open_connections):
-            await self._send(conn, {"op": RECONNECT, "d": None})
-
-    async def invalidate(self, *, resumable: bool = False) -> None:
-        """op 9 INVALID_SESSION to every open connection."""
-        for conn in list(self.open_connections):
-            if not resumable and conn.session is not None:
-                conn.session.valid = False
-            await self._send(conn, {"op": INVALID_SESSION, "d": resumable})
+            await self.close_connection(conn, 1001)
 
     # ------------------------------------------------------------------ handler
 
@@ -206,9 +214,10 @@ class Gateway:
         await ws.prepare(request)
         conn = GatewayConnection(ws, request)
         self.connections.append(conn)
-        self.server._changed()
+        self.changes.notify()
         try:
-            await self._send(conn, {"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+            hello = {"heartbeat_interval": self.config.heartbeat_interval_ms}
+            await self._send(conn, {"op": HELLO, "d": hello})
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
                     try:
@@ -216,12 +225,12 @@ class Gateway:
                     except ValueError:
                         await self.close_connection(conn, 4002)
                         break
-                    self._log("recv", conn, payload)
+                    self._record("recv", conn, payload)
                     try:
                         await self._on_payload(conn, payload)
                     except Exception as exc:  # a bug in localcord: keep it visible
                         _log.exception("localcord: gateway error on %r", payload.get("op"))
-                        self.server.errors.append(exc)
+                        self.recorder.record_error(exc)
                         await self.close_connection(conn, 4000)
                         break
                 elif msg.type == WSMsgType.BINARY:
@@ -234,14 +243,14 @@ class Gateway:
             if conn.closed_at is None:
                 conn.closed_at = time.monotonic()
                 conn.close_code = ws.close_code
-                self._log("recv", conn, {"op": None, "t": "CLOSE"}, close_code=ws.close_code)
+                self._record("recv", conn, {"op": None, "t": "CLOSE"}, close_code=ws.close_code)
                 if ws.close_code in (1000, 1001) and conn.session is not None:
                     # A clean close by the client ends the session (Discord: not resumable).
                     conn.session.valid = False
             if conn.session is not None and conn.session.connection is conn:
                 conn.session.connection = None
             self._send_locks.pop(conn.id, None)
-            self.server._changed()
+            self.changes.notify()
         return ws
 
     async def _on_payload(self, conn: GatewayConnection, payload: dict[str, Any]) -> None:
@@ -268,22 +277,22 @@ class Gateway:
         if conn.session is not None:
             await self.close_connection(conn, 4005)  # Already authenticated
             return
-        if data.get("token") != self.server.token:
+        if data.get("token") != self.config.token:
             await self.close_connection(conn, 4004)  # Authentication failed
             return
         session = GatewaySession(secrets.token_hex(16), data)
         self.sessions[session.id] = session
         session.connection = conn
         conn.session = session
-        server = self.server
+        state = self.state
         ready: dict[str, Any] = {
             "v": 10,
-            "user": server.bot_user_payload(),
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in server.guilds.values()],
+            "user": state.bot_user_payload(),
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in state.guilds.values()],
             "session_id": session.id,
             "session_type": "normal",
-            "resume_gateway_url": server.gateway_url,
-            "application": {"id": str(server.application_id), "flags": server.application_flags},
+            "resume_gateway_url": self.config.gateway_url,
+            "application": {"id": str(state.application_id), "flags": state.application_flags},
             "private_channels": [],
             "relationships": [],
             "presences": [],
@@ -295,7 +304,7 @@ class Gateway:
         if session.shard is not None:
             ready["shard"] = session.shard
         await self.dispatch("READY", ready, session)
-        for guild in server.guilds.values():
+        for guild in state.guilds.values():
             if self._shard_has(session, guild.id):
                 await self.dispatch("GUILD_CREATE", guild.payload(), session)
 
@@ -308,7 +317,7 @@ class Gateway:
 
     async def _resume(self, conn: GatewayConnection, data: dict[str, Any]) -> None:
         session = self.sessions.get(str(data.get("session_id")))
-        if data.get("token") != self.server.token:
+        if data.get("token") != self.config.token:
             await self.close_connection(conn, 4004)
             return
         if session is None or not session.valid:
@@ -329,7 +338,7 @@ class Gateway:
         await self.dispatch("RESUMED", {"_trace": ["localcord"]}, session)
 
     async def _request_members(self, conn: GatewayConnection, data: dict[str, Any]) -> None:
-        guild = self.server.guilds.get(int(data.get("guild_id", 0)))
+        guild = self.state.guilds.get(int(data.get("guild_id", 0)))
         if guild is None or conn.session is None:
             return
         members = list(guild.members.values())

@@ -241,7 +241,6 @@ class Guild:
     premium_tier: int = 0
     features: list[str] = field(default_factory=list)
     nsfw_level: int = 0
-    permission_overrides: dict[int, int] = field(default_factory=dict)  # user id -> exact permissions
 
     @property
     def everyone(self) -> Role:
@@ -265,8 +264,6 @@ class Guild:
 
     def permissions_for(self, user_id: int) -> int:
         """Guild-level permissions of a member (no channel overwrites)."""
-        if user_id in self.permission_overrides:
-            return self.permission_overrides[user_id]
         if user_id == self.owner_id:
             return ALL_PERMISSIONS
         perms = self.everyone.permissions

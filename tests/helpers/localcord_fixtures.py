@@ -1,5 +1,5 @@
 """Pytest fixtures for the local Discord server (import them from conftest.py:
-``from localcord_fixtures import localcord_server  # noqa: F401``)."""
+``from tests.helpers.localcord_fixtures import localcord_server  # noqa: F401``)."""
 
 from __future__ import annotations
 
