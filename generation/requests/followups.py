@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from generation.problems import Problem
 from generation.requests.request import RANDOM_SEED, GenerationRequest, Mode
 from generation.requests.validation import round_to_8
 from generation.settings import Settings
+
+if TYPE_CHECKING:  # jobs build on requests: only the types come from there
+    from generation.jobs.types import Job, JobImage
 
 UPSCALE_FACTOR = 2.0
 
@@ -102,3 +107,38 @@ def variation_of(
             variation=None,
         )
     )
+
+
+# -- follow-ups of a job's images (the buttons, /vary of a past job) -----------------------------
+
+
+class NoSuchImage(Problem):
+    """The job has no such image (or no images yet)."""
+
+
+def image_of(job: Job, index: int) -> JobImage:
+    """The job's image `index` (0-based); raises NoSuchImage."""
+    for image in job.images:
+        if image.index == index:
+            return image
+    if not job.images:
+        raise NoSuchImage("job_has_no_images", job_id=job.id, status=str(job.status))
+    raise NoSuchImage("no_such_image", job_id=job.id, count=len(job.images), number=index + 1)
+
+
+def upscale_of_image(job: Job, index: int, settings: Settings) -> GenerationRequest:
+    """Upscale the job's image `index`, with that image's own seed."""
+    image = image_of(job, index)
+    return upscale_of(job.request, image.path, image.seed, settings)
+
+
+def variation_of_image(
+    job: Job, index: int, settings: Settings, *, strength: float | None = None, count: int | None = None
+) -> GenerationRequest:
+    """img2img of the job's image `index`: a new set of variations with new seeds."""
+    return variation_of(job.request, image_of(job, index).path, settings, strength=strength, count=count)
+
+
+def reroll_of(request: GenerationRequest) -> GenerationRequest:
+    """The same request with a new random seed."""
+    return request.replace(seed=RANDOM_SEED)
