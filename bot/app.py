@@ -103,9 +103,10 @@ class ImagineBot(commands.Bot):
         for guild in targets:
             if guild is not None:
                 self.tree.copy_global_to(guild=guild)
-        digest = sync.payload_hash(self.tree, targets, self.application_id)
+        payload = sync.tree_payload(self.tree, targets)
+        digest = sync.payload_hash(payload, self.application_id)
         changed = digest != await self.service.state(sync.STATE_KEY)
-        count = max(len(sync.scope_payload(self.tree, guild)) for guild in targets)
+        count = max(len(commands) for commands in payload.values())
         if not (changed or force):
             return sync.SyncResult(changed=False, synced=False, commands=count)
         for guild in targets:

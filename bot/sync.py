@@ -38,13 +38,19 @@ def scope_payload(tree: app_commands.CommandTree, scope: discord.Object | None) 
     return sorted(payload, key=lambda c: (c.get("type", 1), c["name"]))
 
 
-def payload_hash(
-    tree: app_commands.CommandTree, targets: Sequence[discord.Object | None], application_id: int | None
-) -> str:
+def tree_payload(
+    tree: app_commands.CommandTree, targets: Sequence[discord.Object | None]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every synced scope's payload, by scope ("global" or the guild id)."""
+    return {str(s.id) if s else "global": scope_payload(tree, s) for s in targets}
+
+
+def payload_hash(payload: dict[str, list[dict[str, Any]]], application_id: int | None) -> str:
     """One hash for every scope's payload; another application (a new token) hashes differently."""
-    payload = {
-        "application_id": application_id,
-        "scopes": {str(s.id) if s else "global": scope_payload(tree, s) for s in targets},
-    }
-    data = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    data = json.dumps(
+        {"application_id": application_id, "scopes": payload},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
     return hashlib.sha256(data.encode()).hexdigest()

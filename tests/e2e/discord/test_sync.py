@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import discord
 from discord import app_commands
 
@@ -78,3 +80,19 @@ async def test_sync_command_is_for_admins_and_says_whether_anything_changed(tmp_
         message = await changed.wait_original(lambda m: not m.loading)
         assert "they had changed" in message.content and "ping" in names(server)
         assert len(command_puts(server, since)) == 2
+
+
+async def test_guild_scoped_commands_sync_when_the_guilds_change(tmp_path):
+    async with bot_running(tmp_path, runner=FakeRunner) as env:
+        server = env.server
+        guild = server.guild.id
+        since = server.now()
+        env.discord_settings = dataclasses.replace(env.discord_settings, guild_ids=(str(guild),))
+        await env.restart(FakeRunner(env.settings))
+        puts = command_puts(server, since)
+        assert [c.path for c in puts] == [f"/applications/{server.application_id}/guilds/{guild}/commands"]
+        assert "imagine" in {c["name"] for c in server.commands(guild)}
+
+        since = server.now()
+        await env.restart(FakeRunner(env.settings))
+        assert not command_puts(server, since)
