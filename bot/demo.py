@@ -21,6 +21,7 @@ from typing import Any
 
 from bot.app import ImagineBot
 from bot.settings import DiscordSettings
+from generation.cli.standin import TINY_MODEL_NAME, tiny_stand_in
 from generation.jobs.service import JobService
 from generation.settings import PathSettings, Settings, load_settings
 
@@ -34,13 +35,11 @@ def pick_model(settings: Settings, name: str | None, scratch: Path) -> tuple[Pat
     wanted = name or settings.models.default
     if wanted and any(models_dir.glob(f"{wanted}*")):
         return models_dir, wanted
-    if name:
+    folder = None if name else tiny_stand_in(wanted, settings, scratch / "models")
+    if folder is None:
         raise SystemExit(f"no model {name!r} in {models_dir}")
     print(f"(no model {wanted!r} in {models_dir}: using a tiny random model, which draws noise)")
-    from generation.models.tiny import save_tiny_model
-
-    save_tiny_model(scratch / "models" / "tiny")
-    return scratch / "models", "tiny"
+    return folder.parent, TINY_MODEL_NAME
 
 
 def demo_settings(

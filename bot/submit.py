@@ -49,7 +49,7 @@ async def check_request(
     try:
         return validate(request, bot.settings)
     except (ValidationError, PromptError) as exc:
-        raise Refused(str(exc)) from None
+        raise Refused(text.describe(exc)) from None
 
 
 async def submit(

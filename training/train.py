@@ -316,32 +316,11 @@ def read_defaults(config: Path | None = None) -> dict:
 
 
 def set_sampler(pipe, name: str) -> None:
-    """Swap the pipeline's scheduler for an A1111 sampler name (the project's mapping if present)."""
-    try:
-        from generation.pipelines.samplers import make_scheduler
+    """Swap the pipeline's scheduler for an A1111 sampler name, through the project's own mapping
+    (an unknown name raises UnknownSampler: evaluating with another sampler would mislead)."""
+    from generation.pipelines.samplers import make_scheduler
 
-        pipe.scheduler = make_scheduler(name, pipe.scheduler.config)
-        return
-    except Exception:
-        pass
-    from diffusers import (
-        DDIMScheduler,
-        DPMSolverMultistepScheduler,
-        EulerAncestralDiscreteScheduler,
-        EulerDiscreteScheduler,
-        UniPCMultistepScheduler,
-    )
-
-    table = {
-        "euler": (EulerDiscreteScheduler, {}),
-        "euler a": (EulerAncestralDiscreteScheduler, {}),
-        "ddim": (DDIMScheduler, {}),
-        "unipc": (UniPCMultistepScheduler, {}),
-        "dpm++ 2m": (DPMSolverMultistepScheduler, {}),
-        "dpm++ 2m karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True}),
-    }
-    cls, kw = table.get(name.lower(), table["euler"])
-    pipe.scheduler = cls.from_config(pipe.scheduler.config, **kw)
+    pipe.scheduler = make_scheduler(name, pipe.scheduler.config)
 
 
 def load_folder(folder: Path):

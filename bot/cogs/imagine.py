@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot import submit
 from bot.autocomplete import matching
 from bot.replies import defer, fail
+from bot.ui.text import message_for
 from generation.pipelines.samplers import SAMPLER_NAMES, canonical_sampler
 from generation.requests.prompt import PromptError, parse_prompt
 from generation.requests.request import MAX_SEED, GenerationRequest
@@ -107,7 +108,7 @@ class Imagine(commands.Cog):
         try:
             request = build_request(prompt, options, self.bot.settings.defaults)
         except (PromptError, ValueError) as exc:
-            await fail(interaction, str(exc))
+            await fail(interaction, message_for(exc))
             return
         await submit.submit(interaction, request)
 

@@ -16,6 +16,7 @@ from bot.autocomplete import job_choices
 from bot.replies import defer, fail
 from bot.strengths import STRONG, SUBTLE, parse_strength
 from bot.ui import text
+from bot.ui.text import message_for
 from generation.requests.followups import NoSuchImage, fit_size, variation_of_image, with_enough_steps
 from generation.requests.prompt import PromptError, parse_prompt
 from generation.requests.request import GenerationRequest, Mode
@@ -96,11 +97,8 @@ class Vary(commands.Cog):
             else:
                 await fail(interaction, text.VARY_NEEDS_A_SOURCE)
                 return
-        except NoSuchImage as exc:
-            await fail(interaction, text.describe(exc))
-            return
-        except (UploadError, submit.Refused, PromptError, ValueError) as exc:
-            await fail(interaction, str(exc))
+        except (UploadError, submit.Refused, PromptError, NoSuchImage, ValueError) as exc:
+            await fail(interaction, message_for(exc))
             return
         await submit.submit(interaction, request, parent_id=parent)
 

@@ -24,6 +24,9 @@ from typing import BinaryIO, TypeVar
 
 from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
+from generation.pipelines.samplers import UnknownSampler, canonical_sampler
+from generation.problems import Problem
+from generation.requests.numbers import format_number
 from generation.requests.request import GenerationRequest, HiresFix, Mode, Variation
 
 __all__ = [
@@ -39,8 +42,9 @@ PARAMETERS_KEY = "parameters"
 DEFAULT_HIRES_UPSCALER = "Latent"
 
 
-class ParametersError(ValueError):
-    """The `parameters` text has a value that cannot be read back."""
+class ParametersError(Problem, ValueError):
+    """The `parameters` text has a value that cannot be read back: `key` (as written, e.g.
+    `Steps`), the `value` found and the `kind` of value it should be (int, number or size)."""
 
 
 # -- the `parameters` text -------------------------------------------------------------------
@@ -70,11 +74,6 @@ def _unquote(text: str) -> str:
     return value if isinstance(value, str) else text
 
 
-def _num(x: float) -> str:
-    x = float(x)
-    return str(int(x)) if x.is_integer() else repr(x)
-
-
 def format_parameters(
     request: GenerationRequest,
     seed: int,
@@ -87,7 +86,7 @@ def format_parameters(
     items: list[tuple[str, object]] = [
         ("Steps", request.steps),
         ("Sampler", request.sampler),
-        ("CFG scale", _num(request.cfg_scale)),
+        ("CFG scale", format_number(request.cfg_scale)),
         ("Seed", seed),
         ("Size", f"{request.width}x{request.height}"),
     ]
@@ -96,21 +95,21 @@ def format_parameters(
     if model_name:
         items.append(("Model", model_name))
     if request.mode is not Mode.TXT2IMG:
-        items.append(("Denoising strength", _num(request.strength)))
+        items.append(("Denoising strength", format_number(request.strength)))
     elif request.hires is not None:
-        items.append(("Denoising strength", _num(request.hires.strength)))
+        items.append(("Denoising strength", format_number(request.hires.strength)))
     if request.hires is not None:
-        items.append(("Hires upscale", _num(request.hires.scale)))
+        items.append(("Hires upscale", format_number(request.hires.scale)))
         if request.hires.steps is not None:
             items.append(("Hires steps", request.hires.steps))
         items.append(("Hires upscaler", hires_upscaler))
     if request.variation is not None:
         items.append(("Variation seed", request.variation.seed))
-        items.append(("Variation seed strength", _num(request.variation.strength)))
+        items.append(("Variation seed strength", format_number(request.variation.strength)))
     if request.tiling:
         items.append(("Tiling", "True"))
     if request.mode is Mode.UPSCALE:
-        items.append(("Upscale by", _num(request.upscale_factor)))
+        items.append(("Upscale by", format_number(request.upscale_factor)))
     lines = [request.prompt]
     if request.negative_prompt:
         lines.append(f"{_NEGATIVE} {request.negative_prompt}")
@@ -145,14 +144,14 @@ def parse_parameters(text: str) -> dict[str, str]:
     return result
 
 
-def _get(params: dict[str, str], key: str, convert: Callable[[str], T], what: str) -> T | None:
+def _get(params: dict[str, str], key: str, convert: Callable[[str], T], kind: str) -> T | None:
     value = params.get(key)
     if value is None:
         return None
     try:
         return convert(value.strip())
     except ValueError:
-        raise ParametersError(f"the image's {key} should be {what}, not {value!r}") from None
+        raise ParametersError("image.bad_parameter", key=key, value=value, kind=kind) from None
 
 
 def _finite(value: str) -> float:
@@ -171,13 +170,13 @@ def request_from_parameters(text: str) -> GenerationRequest:
     request's defaults. Raises ParametersError for an unreadable value."""
     params = parse_parameters(text)
     changes: dict[str, object] = {"negative_prompt": params["negative_prompt"], "count": 1}
-    if (steps := _get(params, "Steps", int, "a whole number")) is not None:
+    if (steps := _get(params, "Steps", int, "int")) is not None:
         changes["steps"] = steps
-    if (cfg := _get(params, "CFG scale", _finite, "a number")) is not None:
+    if (cfg := _get(params, "CFG scale", _finite, "number")) is not None:
         changes["cfg_scale"] = cfg
-    if (seed := _get(params, "Seed", int, "a whole number")) is not None:
+    if (seed := _get(params, "Seed", int, "int")) is not None:
         changes["seed"] = seed
-    if (size := _get(params, "Size", _parse_size, "a size like 512x512")) is not None:
+    if (size := _get(params, "Size", _parse_size, "size")) is not None:
         changes["width"], changes["height"] = size
     if params.get("Model"):
         changes["model"] = params["Model"]
@@ -186,11 +185,11 @@ def request_from_parameters(text: str) -> GenerationRequest:
     if params.get("Tiling", "").strip().lower() == "true":
         changes["tiling"] = True
 
-    strength = _get(params, "Denoising strength", _finite, "a number")
-    scale = _get(params, "Hires upscale", _finite, "a number")
-    upscale_by = _get(params, "Upscale by", _finite, "a number")
+    strength = _get(params, "Denoising strength", _finite, "number")
+    scale = _get(params, "Hires upscale", _finite, "number")
+    upscale_by = _get(params, "Upscale by", _finite, "number")
     if scale is not None:
-        hires_steps = _get(params, "Hires steps", int, "a whole number")
+        hires_steps = _get(params, "Hires steps", int, "int")
         changes["hires"] = HiresFix(
             scale=scale,
             strength=strength if strength is not None else HiresFix.__dataclass_fields__["strength"].default,
@@ -205,9 +204,9 @@ def request_from_parameters(text: str) -> GenerationRequest:
         changes["mode"] = Mode.IMG2IMG
         changes["strength"] = strength
 
-    variation_seed = _get(params, "Variation seed", int, "a whole number")
+    variation_seed = _get(params, "Variation seed", int, "int")
     if variation_seed is not None:
-        variation_strength = _get(params, "Variation seed strength", _finite, "a number")
+        variation_strength = _get(params, "Variation seed strength", _finite, "number")
         if variation_strength is None:
             changes["variation"] = Variation(seed=variation_seed)
         elif variation_strength > 0:
@@ -224,16 +223,14 @@ def _parse_size(value: str) -> tuple[int, int]:
 
 def _sampler(name: str, schedule: str) -> str:
     """The canonical name; with an unknown schedule type, the sampler's name without it."""
-    from generation.requests.prompt import canonical_sampler_or_keep as canonical
-
     try:
-        return canonical(name)
-    except ValueError:
+        return canonical_sampler(name)
+    except UnknownSampler:
         pass
     if schedule and name.endswith(f" {schedule}"):
         try:
-            return canonical(name[: -len(schedule) - 1])
-        except ValueError:
+            return canonical_sampler(name[: -len(schedule) - 1])
+        except UnknownSampler:
             pass
     return name  # validation tells the user if this sampler is not available
 

@@ -154,7 +154,7 @@ class JobService:
         try:
             request = validate(request, self.settings)
         except ValidationError as exc:
-            raise SubmitRefused(str(exc)) from None
+            raise SubmitRefused(str(exc)) from exc  # the Problem, for front ends to word
         model = request.model or self.active_model
         if model is None:
             raise SubmitRefused("No model is set up yet; ask an admin to add one.")

@@ -6,51 +6,37 @@ their requests here, so the same image gives the same follow-up request wherever
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from generation.problems import Problem
 from generation.requests.request import RANDOM_SEED, GenerationRequest, Mode
-from generation.requests.validation import round_to_8
+from generation.requests.sizes import fit_size, output_size
+from generation.requests.steps import enough_steps
 from generation.settings import Settings
 
-if TYPE_CHECKING:  # jobs build on requests: only the types come from there
-    from generation.jobs.types import Job, JobImage
+__all__ = [
+    "UPSCALE_FACTOR",
+    "NoSuchImage",
+    "fit_size",
+    "image_of",
+    "output_size",
+    "reroll_of",
+    "upscale_of",
+    "upscale_of_image",
+    "variation_of",
+    "variation_of_image",
+    "with_enough_steps",
+]
 
 UPSCALE_FACTOR = 2.0
 
 
-def output_size(request: GenerationRequest) -> tuple[int, int]:
-    """The size of the images a request makes."""
-    scale = 1.0
-    if request.mode is Mode.UPSCALE:
-        scale = request.upscale_factor
-    elif request.hires is not None:
-        scale = request.hires.scale
-    if scale == 1.0:
-        return request.width, request.height
-    return round_to_8(request.width * scale), round_to_8(request.height * scale)
-
-
-def fit_size(width: int, height: int, settings: Settings) -> tuple[int, int]:
-    """A generation size with the image's shape and about the default area, within the limits."""
-    limits, defaults = settings.limits, settings.defaults
-    area = defaults.width * defaults.height
-    scale = math.sqrt(area / max(1, width * height))
-    w, h = round_to_8(width * scale), round_to_8(height * scale)
-    w = min(max(w, limits.min_size), limits.max_size)
-    h = min(max(h, limits.min_size), limits.max_size)
-    while w * h > limits.max_pixels and w > limits.min_size and h > limits.min_size:
-        w, h = max(limits.min_size, w - 8), max(limits.min_size, h - 8)
-    return w, h
-
-
 def with_enough_steps(request: GenerationRequest) -> GenerationRequest:
-    """img2img runs int(steps * strength) steps: a few-step job's follow-up must still run one."""
-    steps = request.steps
-    while int(steps * request.strength) < 1:
-        steps += 1
+    """The request with steps enough for its img2img pass to run one: a few-step job's follow-up
+    must still denoise."""
+    steps = enough_steps(request.steps, request.strength)
     return request if steps == request.steps else request.replace(steps=steps)
 
 
@@ -110,30 +96,52 @@ def variation_of(
 
 
 # -- follow-ups of a job's images (the buttons, /vary of a past job) -----------------------------
+# A job (generation.jobs.types.Job) is described by what these read of it, so requests need
+# nothing of jobs, which build on requests.
+
+
+class MadeImage(Protocol):
+    @property
+    def index(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def path(self) -> str | Path: ...
+
+
+class PastJob(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> object: ...
+    @property
+    def request(self) -> GenerationRequest: ...
+    @property
+    def images(self) -> Sequence[MadeImage]: ...
 
 
 class NoSuchImage(Problem):
     """The job has no such image (or no images yet)."""
 
 
-def image_of(job: Job, index: int) -> JobImage:
+def image_of(job: PastJob, index: int) -> MadeImage:
     """The job's image `index` (0-based); raises NoSuchImage."""
     for image in job.images:
         if image.index == index:
             return image
     if not job.images:
-        raise NoSuchImage("job_has_no_images", job_id=job.id, status=str(job.status))
-    raise NoSuchImage("no_such_image", job_id=job.id, count=len(job.images), number=index + 1)
+        raise NoSuchImage("request.job_has_no_images", job_id=job.id, status=str(job.status))
+    raise NoSuchImage("request.no_such_image", job_id=job.id, count=len(job.images), number=index + 1)
 
 
-def upscale_of_image(job: Job, index: int, settings: Settings) -> GenerationRequest:
+def upscale_of_image(job: PastJob, index: int, settings: Settings) -> GenerationRequest:
     """Upscale the job's image `index`, with that image's own seed."""
     image = image_of(job, index)
     return upscale_of(job.request, image.path, image.seed, settings)
 
 
 def variation_of_image(
-    job: Job, index: int, settings: Settings, *, strength: float | None = None, count: int | None = None
+    job: PastJob, index: int, settings: Settings, *, strength: float | None = None, count: int | None = None
 ) -> GenerationRequest:
     """img2img of the job's image `index`: a new set of variations with new seeds."""
     return variation_of(job.request, image_of(job, index).path, settings, strength=strength, count=count)

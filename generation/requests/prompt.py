@@ -15,7 +15,9 @@ The rules:
   the prompt only ever comes before the flags.
 - A flag given twice (or under two spellings, like `--w` and `--width`) is an error.
 - The parser checks syntax only (a whole number, a ratio...); ranges and server limits are checked
-  by `generation.validation.validate`.
+  by `generation.requests.validation.validate`.
+- A mistake raises `PromptError`, a `Problem` whose code says what is wrong and whose fields name
+  the flag and the text given (front ends word it: `bot/ui/text.py`).
 
 Without `base`, options left out take the server's `DefaultSettings`. With `base` (editing an
 existing request, e.g. a remix), options left out keep the base's values, and an empty prompt keeps
@@ -32,14 +34,18 @@ Torch-free: the Discord front end imports this module.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from dataclasses import dataclass
 
+from generation.pipelines.samplers import UnknownSampler, canonical_sampler
+from generation.problems import Problem
+from generation.requests.numbers import format_number
 from generation.requests.request import RANDOM_SEED, GenerationRequest, HiresFix, Mode, Variation
+from generation.requests.sizes import ratio_size
+from generation.requests.validation import unknown_sampler_fields
 from generation.settings import DefaultSettings
 
-__all__ = ["FLAGS", "PromptError", "canonical_sampler_or_keep", "format_flags", "parse_prompt"]
+__all__ = ["FLAGS", "PromptError", "flag_spellings", "format_flags", "parse_prompt"]
 
 DEFAULT_HIRES_SCALE = 2.0
 DEFAULT_VARIATION_STRENGTH = Variation.__dataclass_fields__["strength"].default
@@ -53,42 +59,43 @@ _RATIO = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*[:x×/]\s*(\d+(?:\.\d+)?|\.\d+)", 
 _SWITCH_VALUES = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
 
 
-class PromptError(ValueError):
-    """The prompt text has an unknown or malformed flag; the message says what is allowed."""
+class PromptError(Problem, ValueError):
+    """The prompt text has an unknown or malformed flag: the code says which mistake, the fields
+    the flag (its canonical name, without dashes) and the text given."""
 
 
 @dataclass(frozen=True)
 class _Flag:
     name: str  # canonical, without dashes
     kind: str  # int | float | text | ratio | switch | hires
-    what: str  # what the value should be, for messages
 
 
 _FLAG_LIST = (
-    _Flag("ar", "ratio", "a ratio like 16:9"),
-    _Flag("w", "int", "a width in pixels like 768"),
-    _Flag("h", "int", "a height in pixels like 768"),
-    _Flag("seed", "int", "a whole number from 0 to 4294967294, or -1 for random"),
-    _Flag("no", "text", "the things to leave out, like --no fog, boats"),
-    _Flag("steps", "int", "a whole number of steps like 30"),
-    _Flag("cfg", "float", "a number like 7 or 6.5"),
-    _Flag("sampler", "text", 'a sampler name like "DPM++ 2M Karras"'),
-    _Flag("n", "int", "a number of images from 1 to 4"),
-    _Flag("tile", "switch", "no value (or on/off)"),
-    _Flag("hires", "hires", "an optional upscale factor like 1.5 or 2"),
-    _Flag("hires-strength", "float", "a number between 0 and 1 like 0.5"),
-    _Flag("hires-steps", "int", "a whole number of steps like 10"),
-    _Flag("strength", "float", "a number between 0 and 1 like 0.6"),
-    _Flag("vseed", "int", "a whole number from 0 to 4294967294"),
-    _Flag("vstrength", "float", "a number between 0 and 1 like 0.1"),
-    _Flag("model", "text", "a model name"),
+    _Flag("ar", "ratio"),
+    _Flag("w", "int"),
+    _Flag("h", "int"),
+    _Flag("seed", "int"),
+    _Flag("no", "text"),
+    _Flag("steps", "int"),
+    _Flag("cfg", "float"),
+    _Flag("sampler", "text"),
+    _Flag("n", "int"),
+    _Flag("tile", "switch"),
+    _Flag("hires", "hires"),
+    _Flag("hires-strength", "float"),
+    _Flag("hires-steps", "int"),
+    _Flag("strength", "float"),
+    _Flag("vseed", "int"),
+    _Flag("vstrength", "float"),
+    _Flag("model", "text"),
 )
 FLAGS: dict[str, _Flag] = {flag.name: flag for flag in _FLAG_LIST}
 _ALIASES = {"aspect": "ar", "width": "w", "height": "h", "count": "n"}
-_FLAG_HELP = ", ".join(
-    "/".join([f"--{name}"] + [f"--{alias}" for alias, target in _ALIASES.items() if target == name])
-    for name in FLAGS
-)
+
+
+def flag_spellings() -> list[list[str]]:
+    """Each flag's names, canonical first, then its aliases: `[["ar", "aspect"], ["w", "width"], ...]`."""
+    return [[name, *(alias for alias, target in _ALIASES.items() if target == name)] for name in FLAGS]
 
 
 # -- scanning --------------------------------------------------------------------------------
@@ -187,9 +194,8 @@ def _words(value: str) -> list[str]:
 
 
 def _fail(flag: _Flag, value: str | None) -> PromptError:
-    if value:
-        return PromptError(f"--{flag.name} needs {flag.what}, got {value!r}")
-    return PromptError(f"--{flag.name} needs {flag.what}")
+    """The flag's value is missing (None) or not of its kind."""
+    return PromptError("prompt.bad_value", flag=flag.name, kind=flag.kind, value=value or None)
 
 
 def _one_word(flag: _Flag, token: _Token, *, optional: bool = False) -> str | None:
@@ -199,10 +205,7 @@ def _one_word(flag: _Flag, token: _Token, *, optional: bool = False) -> str | No
             return None
         raise _fail(flag, None)
     if len(words) > 1:
-        raise PromptError(
-            f"unexpected text {' '.join(words[1:])!r} after --{flag.name} {words[0]}: "
-            f"--{flag.name} takes one value, and the prompt goes before the first flag"
-        )
+        raise PromptError("prompt.text_after_value", flag=flag.name, value=words[0], text=" ".join(words[1:]))
     return words[0]
 
 
@@ -220,31 +223,6 @@ def _float(flag: _Flag, word: str) -> float:
     return float(word)
 
 
-def _round_down8(x: float) -> int:
-    return max(8, int(x) // 8 * 8)
-
-
-def _round8(x: float) -> int:
-    return max(8, int(x / 8 + 0.5) * 8)
-
-
-def canonical_sampler_or_keep(name: str) -> str:
-    """The canonical A1111 name via `generation.samplers`, or the name itself when that module
-    is not there. Raises ValueError (the samplers module's message) for an unknown sampler."""
-    name = " ".join(name.split())
-    try:
-        from generation.pipelines.samplers import canonical_sampler
-    except ImportError:
-        return name
-    try:
-        canonical = canonical_sampler(name)
-    except KeyError:
-        raise ValueError(f"unknown sampler {name!r}") from None
-    if not canonical:
-        raise ValueError(f"unknown sampler {name!r}")
-    return canonical
-
-
 # -- parsing ---------------------------------------------------------------------------------
 
 
@@ -254,8 +232,12 @@ def _lookup(token: _Token) -> _Flag:
     if flag is None:
         known = list(FLAGS) + list(_ALIASES)
         close = difflib.get_close_matches(token.name, known, n=1, cutoff=0.7)
-        hint = f" (did you mean --{_ALIASES.get(close[0], close[0])}?)" if close else ""
-        raise PromptError(f"unknown flag {token.typed}{hint}; flags are {_FLAG_HELP}")
+        raise PromptError(
+            "prompt.unknown_flag",
+            typed=token.typed,
+            suggested=_ALIASES.get(close[0], close[0]) if close else None,
+            flags=flag_spellings(),
+        )
     return flag
 
 
@@ -270,8 +252,10 @@ def parse_prompt(
         flag = _lookup(token)
         if flag.name in values:
             first = typed_as[flag.name]
-            also = "" if first.lstrip("-—–").lower() == token.name else f" (as {first} and {token.typed})"
-            raise PromptError(f"--{flag.name} is given twice{also}; give each flag once")
+            same = first.lstrip("-—–").lower() == token.name
+            raise PromptError(
+                "prompt.flag_twice", flag=flag.name, typed=None if same else [first, token.typed]
+            )
         typed_as[flag.name] = token.typed
         values[flag.name] = _parse_value(flag, token)
 
@@ -293,19 +277,11 @@ def parse_prompt(
     changes: dict[str, object] = {}
     width, height = values.get("w"), values.get("h")
     if "ar" in values:
-        rw, rh = values["ar"]  # type: ignore[misc]
+        ratio_w, ratio_h = values["ar"]  # type: ignore[misc]
         if width is not None and height is not None:
-            raise PromptError(
-                "--ar cannot be used with both --w and --h; give --ar with one of them, or neither"
-            )
-        if width is not None:
-            height = _round8(width * rh / rw)  # type: ignore[operator]
-        elif height is not None:
-            width = _round8(height * rw / rh)  # type: ignore[operator]
-        else:
-            area = defaults.width * defaults.height
-            width = _round_down8(math.sqrt(area * rw / rh))
-            height = _round_down8(math.sqrt(area * rh / rw))
+            raise PromptError("prompt.ratio_with_both_sides", flag="ar")
+        area = defaults.width * defaults.height
+        width, height = ratio_size(ratio_w, ratio_h, area, width=width, height=height)  # type: ignore[arg-type]
     if width is not None:
         changes["width"] = width
     if height is not None:
@@ -334,7 +310,7 @@ def parse_prompt(
     if "vseed" in values or "vstrength" in values:
         current = request.variation
         if "vseed" not in values and current is None:
-            raise PromptError("--vstrength needs --vseed too: the seed to vary towards, like --vseed 1234")
+            raise PromptError("prompt.variation_strength_without_seed", flag="vstrength", needs="vseed")
         seed = values.get("vseed", current.seed if current else None)
         strength = values.get("vstrength", current.strength if current else DEFAULT_VARIATION_STRENGTH)
         changes["variation"] = Variation(seed=seed, strength=strength)  # type: ignore[arg-type]
@@ -359,16 +335,18 @@ def _parse_value(flag: _Flag, token: _Token) -> object:
             value = " ".join(value.split())
         if flag.name == "sampler":
             try:
-                return canonical_sampler_or_keep(value)
-            except ValueError as exc:
-                raise PromptError(f"--sampler: {exc}") from None
+                return canonical_sampler(value)
+            except UnknownSampler as exc:
+                raise PromptError(
+                    "prompt.unknown_sampler", **unknown_sampler_fields(exc), flag="sampler"
+                ) from None
         return value
     if flag.kind == "switch":
         word = _one_word(flag, token, optional=True)
         if word is None:
             return True
         if word.lower() not in _SWITCH_VALUES:
-            raise PromptError(f"--{flag.name} takes no value (or on/off), got {word!r}")
+            raise _fail(flag, word)
         return _SWITCH_VALUES[word.lower()]
     if flag.kind == "hires":
         word = _one_word(flag, token, optional=True)
@@ -387,18 +365,12 @@ def _parse_value(flag: _Flag, token: _Token) -> object:
             raise _fail(flag, word)
         rw, rh = float(match.group(1)), float(match.group(2))
         if rw <= 0 or rh <= 0:
-            raise PromptError(f"--ar needs two numbers above 0, like 16:9, got {word!r}")
+            raise PromptError("prompt.ratio_not_positive", flag=flag.name, value=word)
         return rw, rh
     raise AssertionError(flag.kind)
 
 
 # -- formatting ------------------------------------------------------------------------------
-
-
-def _num(x: float) -> str:
-    """7.0 -> '7', 6.5 -> '6.5', 0.1 -> '0.1'."""
-    x = float(x)
-    return str(int(x)) if x.is_integer() else repr(x)
 
 
 def _text_flag(name: str, value: str, *, quote_spaces: bool = False) -> str:
@@ -425,7 +397,7 @@ def format_flags(request: GenerationRequest, defaults: DefaultSettings) -> str:
     if request.steps != defaults.steps:
         parts.append(f"--steps {request.steps}")
     if request.cfg_scale != defaults.cfg_scale:
-        parts.append(f"--cfg {_num(request.cfg_scale)}")
+        parts.append(f"--cfg {format_number(request.cfg_scale)}")
     if request.sampler != defaults.sampler:
         parts.append(_text_flag("sampler", request.sampler, quote_spaces=True))
     if request.count != defaults.count:
@@ -433,18 +405,20 @@ def format_flags(request: GenerationRequest, defaults: DefaultSettings) -> str:
     if request.tiling:
         parts.append("--tile")
     if request.hires is not None:
-        parts.append(f"--hires {_num(request.hires.scale)}")
+        parts.append(f"--hires {format_number(request.hires.scale)}")
         if request.hires.strength != defaults.hires_strength:
-            parts.append(f"--hires-strength {_num(request.hires.strength)}")
+            parts.append(f"--hires-strength {format_number(request.hires.strength)}")
         if request.hires.steps is not None:
             parts.append(f"--hires-steps {request.hires.steps}")
     default_strength = (
         defaults.upscale_strength if request.mode is Mode.UPSCALE else defaults.img2img_strength
     )
     if request.strength != default_strength:
-        parts.append(f"--strength {_num(request.strength)}")
+        parts.append(f"--strength {format_number(request.strength)}")
     if request.variation is not None:
-        parts.append(f"--vseed {request.variation.seed} --vstrength {_num(request.variation.strength)}")
+        parts.append(
+            f"--vseed {request.variation.seed} --vstrength {format_number(request.variation.strength)}"
+        )
     if request.model is not None:
         parts.append(_text_flag("model", request.model, quote_spaces=True))
     if request.negative_prompt != defaults.negative_prompt:

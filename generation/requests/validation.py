@@ -1,58 +1,38 @@
 """Check a request against the server's limits before it is queued.
 
 `validate` returns the request normalised (sizes rounded to multiples of 8, the sampler's canonical
-name, the prompt stripped, one image for upscales) or raises `ValidationError` whose message is one
-sentence a Discord user can act on, naming the flag to change where there is one.
+name, the prompt stripped, one image for upscales) or raises `ValidationError`, a `Problem` whose
+code says which rule was broken and whose fields hold the value given, the limits, the flag that
+sets it and, where there is one, a value that would pass. Front ends word it (`bot/ui/text.py`).
 
 Sizes: for text-to-image and img2img, `width` x `height` is the size generated; each side must be
 within `limits.min_size`..`limits.max_size` and the area within `limits.max_pixels`. A hires fix
-makes `round8(width * scale)` x `round8(height * scale)`, and an upscale (where `width` x `height`
-is the source image's size) `round8(width * upscale_factor)` x `round8(height * upscale_factor)`;
-those results must fit `limits.max_upscaled_pixels`.
+makes `scaled_size(width, height, scale)`, and an upscale (where `width` x `height` is the source
+image's size) `scaled_size(width, height, upscale_factor)`; those must fit `limits.max_upscaled_pixels`.
 
 Torch-free: the Discord front end imports this module.
 """
 
 from __future__ import annotations
 
-import math
-
-from generation.requests.prompt import canonical_sampler_or_keep
+from generation.pipelines.samplers import SAMPLER_NAMES, UnknownSampler, canonical_sampler
+from generation.problems import Problem
 from generation.requests.request import MAX_SEED, RANDOM_SEED, GenerationRequest, Mode
+from generation.requests.sizes import (
+    largest_fitting_size,
+    largest_scale,
+    round_to_8,
+    scaled_size,
+    square_side,
+)
+from generation.requests.steps import runs_a_step
 from generation.settings import LimitSettings, Settings
 
-__all__ = ["ValidationError", "round_to_8", "validate"]
+__all__ = ["ValidationError", "validate"]
 
 
-class ValidationError(ValueError):
-    """The request breaks a limit; the message tells the user what to change."""
-
-
-def round_to_8(x: float) -> int:
-    """The nearest multiple of 8 (at least 8)."""
-    return max(8, int(x / 8 + 0.5) * 8)
-
-
-def _floor8(x: float) -> int:
-    return max(8, int(x) // 8 * 8)
-
-
-def _num(x: float) -> str:
-    x = float(x)
-    return str(int(x)) if x.is_integer() else f"{x:g}"
-
-
-def _pixels(n: int) -> str:
-    return f"{n:,}"
-
-
-def _fit_size(width: int, height: int, max_pixels: int, limits: LimitSettings) -> tuple[int, int]:
-    """The largest size with about the same shape that fits max_pixels and the side limits."""
-    scale = min(math.sqrt(max_pixels / (width * height)), limits.max_size / width, limits.max_size / height)
-    w, h = _floor8(width * scale), _floor8(height * scale)
-    while w * h > max_pixels and w > 8 and h > 8:  # flooring makes this rare
-        w, h = w - 8, h - 8
-    return w, h
+class ValidationError(Problem, ValueError):
+    """The request breaks a limit: the code names the rule, the fields what to change."""
 
 
 def validate(request: GenerationRequest, settings: Settings) -> GenerationRequest:
@@ -63,27 +43,19 @@ def validate(request: GenerationRequest, settings: Settings) -> GenerationReques
     # -- prompt --------------------------------------------------------------------------
     prompt = request.prompt.strip()
     if not prompt and request.mode is Mode.TXT2IMG:
-        raise ValidationError(
-            "The prompt is empty: describe the image you want, like 'a lighthouse at dusk'."
-        )
+        raise ValidationError("request.prompt_empty")
     if len(prompt) > limits.max_prompt_length:
-        raise ValidationError(
-            f"The prompt is {len(prompt):,} characters long; shorten it to "
-            f"{limits.max_prompt_length:,} characters or fewer."
-        )
+        raise ValidationError("request.prompt_too_long", length=len(prompt), max=limits.max_prompt_length)
     negative = request.negative_prompt.strip()
     if len(negative) > limits.max_prompt_length:
         raise ValidationError(
-            f"The negative prompt (--no) is {len(negative):,} characters long; shorten it to "
-            f"{limits.max_prompt_length:,} characters or fewer."
+            "request.negative_prompt_too_long", length=len(negative), max=limits.max_prompt_length, flag="no"
         )
     changes["prompt"], changes["negative_prompt"] = prompt, negative
 
     # -- source image --------------------------------------------------------------------
-    if request.mode is Mode.IMG2IMG and not request.source_image:
-        raise ValidationError("Image-to-image needs a source image: attach the image to start from.")
-    if request.mode is Mode.UPSCALE and not request.source_image:
-        raise ValidationError("Upscaling needs a source image: attach the image to upscale.")
+    if request.mode is not Mode.TXT2IMG and not request.source_image:
+        raise ValidationError("request.source_image_missing", mode=request.mode.value)
 
     # -- size ----------------------------------------------------------------------------
     width, height = request.width, request.height
@@ -92,71 +64,68 @@ def validate(request: GenerationRequest, settings: Settings) -> GenerationReques
         changes["count"] = 1
     else:
         width, height = round_to_8(width), round_to_8(height)
-        for side, value, flag in (("Width", width, "--w"), ("Height", height, "--h")):
+        for side, value, flag in (("width", width, "w"), ("height", height, "h")):
             if not limits.min_size <= value <= limits.max_size:
-                what = "small" if value < limits.min_size else "large"
                 raise ValidationError(
-                    f"{side} {value} is too {what}: each side must be between {limits.min_size} and "
-                    f"{limits.max_size} pixels (set it with {flag})."
+                    "request.side_out_of_range",
+                    side=side,
+                    value=value,
+                    min=limits.min_size,
+                    max=limits.max_size,
+                    flag=flag,
                 )
         if width * height > limits.max_pixels:
-            w, h = _fit_size(width, height, limits.max_pixels, limits)
-            side = _floor8(math.sqrt(limits.max_pixels))
+            fit_w, fit_h = largest_fitting_size(width, height, limits.max_pixels, limits)
             raise ValidationError(
-                f"{width}x{height} is {_pixels(width * height)} pixels, over this server's limit of "
-                f"{_pixels(limits.max_pixels)} (about {side}x{side}); try --w {w} --h {h}, which keeps "
-                "the shape."
+                "request.too_many_pixels",
+                width=width,
+                height=height,
+                pixels=width * height,
+                max=limits.max_pixels,
+                square=square_side(limits.max_pixels),
+                fit_width=fit_w,
+                fit_height=fit_h,
             )
         changes["width"], changes["height"] = width, height
 
     # -- sampling ------------------------------------------------------------------------
     if not 1 <= request.steps <= limits.max_steps:
         raise ValidationError(
-            f"Steps must be between 1 and {limits.max_steps}, not {request.steps}; "
-            f"use --steps {limits.max_steps} or fewer."
+            "request.steps_out_of_range", value=request.steps, min=1, max=limits.max_steps, flag="steps"
         )
     if not limits.min_cfg <= request.cfg_scale <= limits.max_cfg:
         raise ValidationError(
-            f"CFG scale must be between {_num(limits.min_cfg)} and {_num(limits.max_cfg)}, "
-            f"not {_num(request.cfg_scale)}; set it with --cfg (7 is a good start)."
+            "request.cfg_out_of_range",
+            value=request.cfg_scale,
+            min=limits.min_cfg,
+            max=limits.max_cfg,
+            flag="cfg",
         )
     if request.mode is not Mode.UPSCALE and not 1 <= request.count <= limits.max_count:
         raise ValidationError(
-            f"The number of images must be between 1 and {limits.max_count}, not {request.count}; "
-            f"use --n {limits.max_count} or fewer."
+            "request.count_out_of_range", value=request.count, min=1, max=limits.max_count, flag="n"
         )
     changes["sampler"] = _canonical_sampler(request.sampler)
 
     # -- seeds ---------------------------------------------------------------------------
     if request.seed != RANDOM_SEED and not 0 <= request.seed <= MAX_SEED:
-        raise ValidationError(
-            f"The seed must be a whole number from 0 to {MAX_SEED}, or -1 for a random one, "
-            f"not {request.seed} (--seed)."
-        )
+        raise ValidationError("request.seed_out_of_range", value=request.seed, max=MAX_SEED, flag="seed")
     if request.variation is not None:
         variation = request.variation
         if not 0 <= variation.seed <= MAX_SEED:
             raise ValidationError(
-                f"The variation seed must be a whole number from 0 to {MAX_SEED}, "
-                f"not {variation.seed} (--vseed)."
+                "request.variation_seed_out_of_range", value=variation.seed, max=MAX_SEED, flag="vseed"
             )
         if not 0 <= variation.strength <= 1:
             raise ValidationError(
-                f"The variation strength must be between 0 and 1, not {_num(variation.strength)}; "
-                "try --vstrength 0.1 for a small change."
+                "request.variation_strength_out_of_range", value=variation.strength, flag="vstrength"
             )
 
     # -- denoising strength --------------------------------------------------------------
     if not 0 < request.strength <= 1:
-        raise ValidationError(
-            f"Strength must be above 0 and at most 1, not {_num(request.strength)}; lower keeps more of "
-            "the source image (try --strength 0.6)."
-        )
-    if request.mode is not Mode.TXT2IMG and int(request.steps * request.strength) < 1:
-        raise ValidationError(
-            f"With {request.steps} steps at strength {_num(request.strength)} not a single denoising "
-            "step runs; raise --strength or --steps."
-        )
+        raise ValidationError("request.strength_out_of_range", value=request.strength, flag="strength")
+    if request.mode is not Mode.TXT2IMG and not runs_a_step(request.steps, request.strength):
+        raise ValidationError("request.no_denoising_step", steps=request.steps, strength=request.strength)
 
     # -- hires fix -----------------------------------------------------------------------
     if request.hires is not None:
@@ -169,54 +138,74 @@ def _check_hires(request: GenerationRequest, width: int, height: int, limits: Li
     hires = request.hires
     assert hires is not None
     if request.mode is not Mode.TXT2IMG:
-        raise ValidationError(
-            "The hires fix (--hires) works only when generating from a prompt; drop --hires."
-        )
+        raise ValidationError("request.hires_needs_txt2img", mode=request.mode.value, flag="hires")
     if not 1 < hires.scale <= limits.max_hires_scale:
         raise ValidationError(
-            f"The hires scale must be above 1 and at most {_num(limits.max_hires_scale)}, "
-            f"not {_num(hires.scale)}; try --hires {_num(min(2.0, limits.max_hires_scale))}."
+            "request.hires_scale_out_of_range",
+            value=hires.scale,
+            max=limits.max_hires_scale,
+            suggested=min(2.0, limits.max_hires_scale),
+            flag="hires",
         )
     if not 0 < hires.strength <= 1:
         raise ValidationError(
-            f"The hires strength must be above 0 and at most 1, not {_num(hires.strength)}; "
-            "try --hires-strength 0.5."
+            "request.hires_strength_out_of_range", value=hires.strength, flag="hires-strength"
         )
     if hires.steps is not None and not 1 <= hires.steps <= limits.max_steps:
         raise ValidationError(
-            f"Hires steps must be between 1 and {limits.max_steps}, not {hires.steps} (--hires-steps)."
+            "request.hires_steps_out_of_range",
+            value=hires.steps,
+            min=1,
+            max=limits.max_steps,
+            flag="hires-steps",
         )
-    out_w, out_h = round_to_8(width * hires.scale), round_to_8(height * hires.scale)
+    out_w, out_h = scaled_size(width, height, hires.scale)
     if out_w * out_h > limits.max_upscaled_pixels:
-        best = math.floor(math.sqrt(limits.max_upscaled_pixels / (width * height)) * 10) / 10
-        best = min(best, limits.max_hires_scale)
-        fix = f"use --hires {_num(best)} or a smaller size" if best > 1 else "use a smaller size"
+        best = min(largest_scale(width, height, limits.max_upscaled_pixels), limits.max_hires_scale)
         raise ValidationError(
-            f"The hires fix at {_num(hires.scale)}x makes {out_w}x{out_h} ({_pixels(out_w * out_h)} pixels), "
-            f"over this server's limit of {_pixels(limits.max_upscaled_pixels)}; {fix}."
+            "request.hires_too_large",
+            scale=hires.scale,
+            out_width=out_w,
+            out_height=out_h,
+            pixels=out_w * out_h,
+            max=limits.max_upscaled_pixels,
+            suggested=best if best > 1 else None,
+            flag="hires",
         )
 
 
 def _check_upscale(request: GenerationRequest, limits: LimitSettings) -> None:
     factor = request.upscale_factor
     if not factor > 1:
-        raise ValidationError(f"The upscale factor must be above 1, not {_num(factor)}; try 2.")
+        raise ValidationError("request.upscale_factor_too_small", value=factor, suggested=2.0)
     if request.width < 1 or request.height < 1:
-        raise ValidationError("The source image has no pixels; attach a real image to upscale.")
-    out_w, out_h = round_to_8(request.width * factor), round_to_8(request.height * factor)
+        raise ValidationError("request.source_image_empty", width=request.width, height=request.height)
+    out_w, out_h = scaled_size(request.width, request.height, factor)
     if out_w * out_h > limits.max_upscaled_pixels:
-        best = math.floor(math.sqrt(limits.max_upscaled_pixels / (request.width * request.height)) * 10) / 10
-        fix = f"upscale by {_num(best)} instead" if best > 1 else "start from a smaller image"
+        best = largest_scale(request.width, request.height, limits.max_upscaled_pixels)
         raise ValidationError(
-            f"Upscaling {request.width}x{request.height} by {_num(factor)} makes {out_w}x{out_h} "
-            f"({_pixels(out_w * out_h)} pixels), over this server's limit of "
-            f"{_pixels(limits.max_upscaled_pixels)}; {fix}."
+            "request.upscale_too_large",
+            width=request.width,
+            height=request.height,
+            factor=factor,
+            out_width=out_w,
+            out_height=out_h,
+            pixels=out_w * out_h,
+            max=limits.max_upscaled_pixels,
+            suggested=best if best > 1 else None,
         )
 
 
 def _canonical_sampler(name: str) -> str:
     try:
-        return canonical_sampler_or_keep(name)
-    except ValueError as exc:
-        message = str(exc).rstrip(".")
-        raise ValidationError(f"{message[:1].upper()}{message[1:]} (set it with --sampler).") from None
+        return canonical_sampler(" ".join(name.split()))
+    except UnknownSampler as exc:
+        raise ValidationError(
+            "request.unknown_sampler", **unknown_sampler_fields(exc), flag="sampler"
+        ) from None
+
+
+def unknown_sampler_fields(exc: UnknownSampler) -> dict[str, object]:
+    """An unknown sampler's fields: its name, the schedule type it names when that is what is not
+    supported (None otherwise), and the samplers there are."""
+    return {"name": exc.name, "schedule": getattr(exc, "schedule", None), "samplers": list(SAMPLER_NAMES)}

@@ -9,9 +9,9 @@ from tests.helpers.jobs import make_job
 
 
 def test_follow_up_problems_are_worded_as_before():
-    missing = NoSuchImage("no_such_image", job_id="abc", count=4, number=8)
+    missing = NoSuchImage("request.no_such_image", job_id="abc", count=4, number=8)
     assert text.describe(missing) == "Job `abc` has images 1 to 4, not 8."
-    none = NoSuchImage("job_has_no_images", job_id="abc", status="failed")
+    none = NoSuchImage("request.job_has_no_images", job_id="abc", status="failed")
     assert text.describe(none) == "Job `abc` has no images (it is failed)."
     assert text.describe(Problem("no_such_code")) == text.UNKNOWN_PROBLEM
 

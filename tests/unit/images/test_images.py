@@ -189,10 +189,16 @@ def test_text_without_keys_is_all_prompt():
 
 
 def test_bad_values_raise_parameters_error():
-    with pytest.raises(ParametersError, match="the image's Steps should be a whole number, not 'many'"):
+    with pytest.raises(ParametersError) as info:
         request_from_parameters("x\nSteps: many, Sampler: Euler a, CFG scale: 7, Seed: 1")
-    with pytest.raises(ParametersError, match="Size"):
+    assert info.value == ParametersError("image.bad_parameter", key="Steps", value="many", kind="int")
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(ParametersError) as info:
         request_from_parameters("x\nSteps: 20, Sampler: Euler a, Size: big, Seed: 1")
+    assert info.value.fields == {"key": "Size", "value": "big", "kind": "size"}
+    with pytest.raises(ParametersError) as info:
+        request_from_parameters("x\nSteps: 20, Sampler: Euler a, CFG scale: inf, Seed: 1")
+    assert info.value.fields == {"key": "CFG scale", "value": "inf", "kind": "number"}
 
 
 def test_read_parameters_without_metadata(tmp_path):

@@ -38,9 +38,9 @@ def test_a_missing_image_is_a_problem_with_what_there_is():
     assert image_of(job, 3).seed == 103
     with pytest.raises(NoSuchImage) as missing:
         image_of(job, 7)
-    assert missing.value.code == "no_such_image"
+    assert missing.value.code == "request.no_such_image"
     assert missing.value.fields == {"job_id": job.id, "count": 4, "number": 8}
     with pytest.raises(NoSuchImage) as none:
         upscale_of_image(job.replace(images=(), status=JobStatus.FAILED), 0, Settings())
-    assert none.value.code == "job_has_no_images"
+    assert none.value.code == "request.job_has_no_images"
     assert none.value.fields == {"job_id": job.id, "status": "failed"}

@@ -1,9 +1,8 @@
-import sys
-import types
-
 import pytest
 
-from generation.requests.prompt import PromptError, format_flags, parse_prompt
+from bot.ui.text import describe
+from generation.problems import Problem
+from generation.requests.prompt import FLAGS, PromptError, flag_spellings, format_flags, parse_prompt
 from generation.requests.request import GenerationRequest, HiresFix, Mode, Variation
 from generation.settings import DefaultSettings
 
@@ -129,74 +128,206 @@ def test_ar_never_exceeds_the_default_area():
     assert (r.width, r.height) == (1360, 768)
 
 
-def test_sampler_is_canonicalised_when_the_samplers_module_is_there(monkeypatch):
-    fake = types.ModuleType("generation.pipelines.samplers")
-
-    def canonical_sampler(name):
-        names = {"dpm++ 2m karras": "DPM++ 2M Karras", "euler a": "Euler a"}
-        try:
-            return names[name.lower()]
-        except KeyError:
-            raise ValueError(f"unknown sampler {name!r}; samplers are Euler a, DPM++ 2M Karras") from None
-
-    fake.canonical_sampler = canonical_sampler
-    monkeypatch.setitem(sys.modules, "generation.pipelines.samplers", fake)
+def test_sampler_is_canonicalised():
     assert parse('x --sampler "dpm++ 2m karras"').sampler == "DPM++ 2M Karras"
-    with pytest.raises(PromptError, match=r"--sampler: unknown sampler 'Bogus'; samplers are"):
+    assert parse("x --sampler  dpm++   2m  Karras").sampler == "DPM++ 2M Karras"
+    with pytest.raises(PromptError) as info:
         parse("x --sampler Bogus")
-
-
-def test_sampler_name_kept_without_the_samplers_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "generation.pipelines.samplers", None)  # import fails
-    assert parse("x --sampler  Some   Sampler").sampler == "Some Sampler"
+    problem = info.value
+    assert (problem.code, problem.fields["name"], problem.fields["flag"]) == (
+        "prompt.unknown_sampler",
+        "Bogus",
+        "sampler",
+    )
+    assert "Euler a" in problem.fields["samplers"]
+    assert describe(problem).startswith(
+        "--sampler: unknown sampler 'Bogus'; the samplers are: Euler, Euler a, "
+    )
 
 
 FLAG_LIST = "flags are --ar/--aspect, --w/--width, --h/--height, --seed, --no, --steps"
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("text", "code", "fields", "message"),
     [
-        ("x --ar wide", "--ar needs a ratio like 16:9, got 'wide'"),
-        ("x --ar 16:0", "--ar needs two numbers above 0, like 16:9, got '16:0'"),
-        ("x --ar", "--ar needs a ratio like 16:9"),
-        ("x --ar 16:9 --w 512 --h 512", "--ar cannot be used with both --w and --h"),
-        ("x --w big", "--w needs a width in pixels like 768, got 'big'"),
-        ("x --width 7.5", "--w needs a width in pixels like 768, got '7.5'"),
-        ("x --h", "--h needs a height in pixels like 768"),
-        ("x --seed abc", "--seed needs a whole number from 0 to 4294967294, or -1 for random, got 'abc'"),
-        ("x --no", "--no needs the things to leave out, like --no fog, boats"),
-        ("x --steps many", "--steps needs a whole number of steps like 30, got 'many'"),
-        ("x --cfg high", "--cfg needs a number like 7 or 6.5, got 'high'"),
-        ("x --cfg nan", "--cfg needs a number like 7 or 6.5, got 'nan'"),
-        ("x --sampler", '--sampler needs a sampler name like "DPM++ 2M Karras"'),
-        ("x --n four", "--n needs a number of images from 1 to 4, got 'four'"),
-        ("x --tile please", "--tile takes no value (or on/off), got 'please'"),
-        ("x --hires big", "--hires needs an optional upscale factor like 1.5 or 2, got 'big'"),
-        ("x --hires-strength", "--hires-strength needs a number between 0 and 1 like 0.5"),
-        ("x --hires-steps x", "--hires-steps needs a whole number of steps like 10, got 'x'"),
-        ("x --strength lots", "--strength needs a number between 0 and 1 like 0.6, got 'lots'"),
-        ("x --vseed y", "--vseed needs a whole number from 0 to 4294967294, got 'y'"),
-        ("x --vstrength 0.3", "--vstrength needs --vseed too"),
-        ("x --vseed 1 --vstrength z", "--vstrength needs a number between 0 and 1 like 0.1, got 'z'"),
-        ("x --model", "--model needs a model name"),
-        ("x --model ''", None),  # single quotes are text: a model named ''
-        ("x --foo", "unknown flag --foo; " + FLAG_LIST),
-        ("x --sed 4", "unknown flag --sed (did you mean --seed?); " + FLAG_LIST),
-        ("x —foo", "unknown flag —foo; flags are"),
-        ("x --seed 4 a cat", "unexpected text 'a cat' after --seed 4: --seed takes one value"),
-        ("x --seed 1 --seed 2", "--seed is given twice; give each flag once"),
-        ("x --w 5 --width 6", "--w is given twice (as --w and --width)"),
+        (
+            "x --ar wide",
+            "prompt.bad_value",
+            {"flag": "ar", "kind": "ratio", "value": "wide"},
+            "--ar needs a ratio like 16:9, got 'wide'",
+        ),
+        (
+            "x --ar 16:0",
+            "prompt.ratio_not_positive",
+            {"flag": "ar", "value": "16:0"},
+            "--ar needs two numbers above 0, like 16:9, got '16:0'",
+        ),
+        ("x --ar", "prompt.bad_value", {"flag": "ar", "value": None}, "--ar needs a ratio like 16:9"),
+        (
+            "x --ar 16:9 --w 512 --h 512",
+            "prompt.ratio_with_both_sides",
+            {"flag": "ar"},
+            "--ar cannot be used with both --w and --h",
+        ),
+        (
+            "x --w big",
+            "prompt.bad_value",
+            {"flag": "w", "kind": "int", "value": "big"},
+            "--w needs a width in pixels like 768, got 'big'",
+        ),
+        (
+            "x --width 7.5",
+            "prompt.bad_value",
+            {"flag": "w", "value": "7.5"},
+            "--w needs a width in pixels like 768, got '7.5'",
+        ),
+        ("x --h", "prompt.bad_value", {"flag": "h", "value": None}, "--h needs a height in pixels like 768"),
+        (
+            "x --seed abc",
+            "prompt.bad_value",
+            {"flag": "seed", "value": "abc"},
+            "--seed needs a whole number from 0 to 4294967294, or -1 for random, got 'abc'",
+        ),
+        (
+            "x --no",
+            "prompt.bad_value",
+            {"flag": "no", "kind": "text", "value": None},
+            "--no needs the things to leave out, like --no fog, boats",
+        ),
+        (
+            "x --steps many",
+            "prompt.bad_value",
+            {"flag": "steps"},
+            "--steps needs a whole number of steps like 30, got 'many'",
+        ),
+        (
+            "x --cfg high",
+            "prompt.bad_value",
+            {"flag": "cfg", "kind": "float"},
+            "--cfg needs a number like 7 or 6.5, got 'high'",
+        ),
+        (
+            "x --cfg nan",
+            "prompt.bad_value",
+            {"flag": "cfg", "value": "nan"},
+            "--cfg needs a number like 7 or 6.5, got 'nan'",
+        ),
+        (
+            "x --sampler",
+            "prompt.bad_value",
+            {"flag": "sampler", "value": None},
+            '--sampler needs a sampler name like "DPM++ 2M Karras"',
+        ),
+        (
+            "x --n four",
+            "prompt.bad_value",
+            {"flag": "n"},
+            "--n needs a number of images from 1 to 4, got 'four'",
+        ),
+        (
+            "x --tile please",
+            "prompt.bad_value",
+            {"flag": "tile", "kind": "switch", "value": "please"},
+            "--tile takes no value (or on/off), got 'please'",
+        ),
+        (
+            "x --hires big",
+            "prompt.bad_value",
+            {"flag": "hires", "kind": "hires"},
+            "--hires needs an optional upscale factor like 1.5 or 2, got 'big'",
+        ),
+        (
+            "x --hires-strength",
+            "prompt.bad_value",
+            {"flag": "hires-strength"},
+            "--hires-strength needs a number between 0 and 1 like 0.5",
+        ),
+        (
+            "x --hires-steps x",
+            "prompt.bad_value",
+            {"flag": "hires-steps"},
+            "--hires-steps needs a whole number of steps like 10, got 'x'",
+        ),
+        (
+            "x --strength lots",
+            "prompt.bad_value",
+            {"flag": "strength"},
+            "--strength needs a number between 0 and 1 like 0.6, got 'lots'",
+        ),
+        (
+            "x --vseed y",
+            "prompt.bad_value",
+            {"flag": "vseed"},
+            "--vseed needs a whole number from 0 to 4294967294, got 'y'",
+        ),
+        (
+            "x --vstrength 0.3",
+            "prompt.variation_strength_without_seed",
+            {"flag": "vstrength", "needs": "vseed"},
+            "--vstrength needs --vseed too",
+        ),
+        (
+            "x --vseed 1 --vstrength z",
+            "prompt.bad_value",
+            {"flag": "vstrength"},
+            "--vstrength needs a number between 0 and 1 like 0.1, got 'z'",
+        ),
+        ("x --model", "prompt.bad_value", {"flag": "model"}, "--model needs a model name"),
+        ("x --model ''", None, None, None),  # single quotes are text: a model named ''
+        (
+            "x --foo",
+            "prompt.unknown_flag",
+            {"typed": "--foo", "suggested": None},
+            "unknown flag --foo; " + FLAG_LIST,
+        ),
+        (
+            "x --sed 4",
+            "prompt.unknown_flag",
+            {"typed": "--sed", "suggested": "seed"},
+            "unknown flag --sed (did you mean --seed?); " + FLAG_LIST,
+        ),
+        ("x —foo", "prompt.unknown_flag", {"typed": "—foo"}, "unknown flag —foo; flags are"),
+        (
+            "x --seed 4 a cat",
+            "prompt.text_after_value",
+            {"flag": "seed", "value": "4", "text": "a cat"},
+            "unexpected text 'a cat' after --seed 4: --seed takes one value",
+        ),
+        (
+            "x --seed 1 --seed 2",
+            "prompt.flag_twice",
+            {"flag": "seed", "typed": None},
+            "--seed is given twice; give each flag once",
+        ),
+        (
+            "x --w 5 --width 6",
+            "prompt.flag_twice",
+            {"flag": "w", "typed": ["--w", "--width"]},
+            "--w is given twice (as --w and --width)",
+        ),
     ],
 )
-def test_bad_flags_say_what_is_allowed(text, message):
-    if message is None:
+def test_bad_flags_say_what_is_allowed(text, code, fields, message):
+    if code is None:
         parse(text)
         return
     with pytest.raises(PromptError) as info:
         parse(text)
-    assert str(info.value).startswith(message)
-    assert isinstance(info.value, ValueError)
+    problem = info.value
+    assert problem.code == code
+    assert {key: problem.fields[key] for key in fields} == fields
+    assert describe(problem).startswith(message), describe(problem)
+    assert isinstance(problem, ValueError) and isinstance(problem, Problem)
+
+
+def test_an_unknown_flag_lists_every_flag_and_alias():
+    with pytest.raises(PromptError) as info:
+        parse("x --foo")
+    assert info.value.fields["flags"] == flag_spellings()
+    assert flag_spellings()[:3] == [["ar", "aspect"], ["w", "width"], ["h", "height"]]
+    assert [names[0] for names in flag_spellings()] == list(FLAGS)
+    assert describe(info.value).endswith("--vseed, --vstrength, --model")
 
 
 def test_base_keeps_what_is_not_given():

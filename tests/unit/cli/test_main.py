@@ -4,7 +4,7 @@ import json
 import shutil
 
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from generation.__main__ import main
 from generation.images.metadata import read_parameters
@@ -85,7 +85,35 @@ def test_bad_flag_is_a_clear_error(cli_config, tmp_path, capsys):
         capsys, "--config", str(cli_config), "imagine", "a cat --ar wide", "--out", str(tmp_path)
     )
     assert code == 2 and out == ""
-    assert "--ar needs a ratio like 16:9" in err
+    assert err == "error: bad value: flag=--ar, kind='ratio', value='wide' (prompt.bad_value)\n"
+
+
+def test_a_refused_request_is_one_line_naming_the_limit(cli_config, tmp_path, capsys):
+    code, out, err = run_cli(
+        capsys, "--config", str(cli_config), "imagine", "a cat --steps 500", "--out", str(tmp_path)
+    )
+    assert code == 2 and out == ""
+    assert err == (
+        "error: steps out of range: value=500, min=1, max=60, flag=--steps (request.steps_out_of_range)\n"
+    )
+
+
+def test_unreadable_parameters_are_one_line_too(cli_config, tmp_path, capsys):
+    source = tmp_path / "odd.png"
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a cat\nSteps: many, Sampler: Euler a, CFG scale: 7, Seed: 1")
+    Image.new("RGB", (64, 64)).save(source, pnginfo=info)
+    code, out, err = run_cli(capsys, "--config", str(cli_config), "vary", str(source), "--out", str(tmp_path))
+    assert code == 2 and out == ""
+    assert err == "error: bad parameter: key='Steps', value='many', kind='int' (image.bad_parameter)\n"
+
+
+def test_a_missing_image_is_a_command_error(cli_config, tmp_path, capsys):
+    missing = tmp_path / "nope.png"
+    code, out, err = run_cli(
+        capsys, "--config", str(cli_config), "upscale", str(missing), "--out", str(tmp_path)
+    )
+    assert (code, out, err) == (2, "", f"error: {missing} is not a file\n")
 
 
 def test_unknown_model_names_the_models_there_are(cli_config, tmp_path, capsys):
