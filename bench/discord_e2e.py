@@ -42,17 +42,10 @@ if str(ROOT) not in sys.path:
 PROMPT = "a red circle on a blue background --seed {seed}"
 
 
-def bench_settings(
-    scratch: Path, models_dir: Path, model: str, steps: int, server: Any = None, previews: bool = True
-):
+def bench_settings(scratch: Path, models_dir: Path, model: str, steps: int):
     from generation.settings import PathSettings, load_settings
 
-    base = load_settings(env=False)
-    discord = base.discord
-    if server is not None:
-        discord = dataclasses.replace(
-            discord, api_base=server.api_base, gateway_url=server.gateway_url, live_preview=previews
-        )
+    base = load_settings()
     scratch.mkdir(parents=True, exist_ok=True)
     return base.replace(
         paths=PathSettings(
@@ -62,7 +55,18 @@ def bench_settings(
         defaults=dataclasses.replace(base.defaults, steps=steps, count=4),
         queue=dataclasses.replace(base.queue, per_user=1000, total=10000),
         quota=dataclasses.replace(base.quota, daily_seconds=0.0),
-        discord=discord,
+    )
+
+
+def bench_discord_settings(settings, server: Any, previews: bool):
+    """The config's [discord] table, pointed at the local server."""
+    from bot.settings import DiscordSettings
+
+    return dataclasses.replace(
+        DiscordSettings.from_settings(settings),
+        api_base=server.api_base,
+        gateway_url=server.gateway_url,
+        live_preview=previews,
     )
 
 
@@ -110,17 +114,17 @@ def is_result(message: Any) -> bool:
 async def through_discord(
     scratch: Path, models_dir: Path, model: str, jobs: int, steps: int, acks: int, previews: bool = True
 ) -> dict[str, Any]:
-    from bot.bot import ImagineBot
+    from bot.app import ImagineBot
     from generation.jobs.service import JobService
     from generation.jobs.types import JobOwner
     from localcord import LocalDiscord, running
 
     # Discord sends no message events to a bot without the message intents; neither does this one.
     async with LocalDiscord(message_events=False) as server:
-        settings = bench_settings(scratch, models_dir, model, steps, server, previews)
+        settings = bench_settings(scratch, models_dir, model, steps)
         users = [server.add_user(f"user{i}", guild=server.guild) for i in range(max(jobs, 8))]
         async with await JobService.open(settings) as service:
-            bot = ImagineBot(settings, service)
+            bot = ImagineBot(settings, bench_discord_settings(settings, server, previews), service)
             async with running(bot, server, timeout=60):
                 await warm_up(service, JobOwner(1))
                 queued: dict[str, float] = {}
@@ -221,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     if args.steps is None:
-        args.steps = load_settings(env=False).defaults.steps
+        args.steps = load_settings().defaults.steps
 
     with tempfile.TemporaryDirectory(prefix="bench-discord-") as tmp:
         scratch = Path(tmp)

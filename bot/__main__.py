@@ -22,18 +22,19 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import discord
 
-from bot.bot import ImagineBot
+from bot.app import ImagineBot
+from bot.settings import DiscordSettings, discord_token
 from generation.jobs.service import JobService
 from generation.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("bot")
 
 
-async def serve(settings: Settings, token: str) -> None:
+async def serve(settings: Settings, discord_settings: DiscordSettings, token: str) -> None:
     """Run the bot until it is stopped; the service outlives it by a moment to close cleanly."""
     service = await JobService.open(settings)
     try:
-        async with ImagineBot(settings, service) as bot:
+        async with ImagineBot(settings, discord_settings, service) as bot:
             await bot.start(token)
     finally:
         await service.close()
@@ -54,7 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     discord.utils.setup_logging(level=logging.INFO, root=True)
-    if args.command is None and not Settings().discord_token:
+    token = discord_token()
+    if args.command is None and not token:
         print("DISCORD_TOKEN is not set: playing the offline demo instead (see README).", file=sys.stderr)
         args = parse_args(["demo", *(["--config", str(args.config)] if args.config else [])])
     if args.command == "demo":
@@ -63,11 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_demo(config=args.config, out=args.out, model=args.model, steps=args.steps))
     try:
         settings = load_settings(args.config)
+        discord_settings = DiscordSettings.from_settings(settings, env=True)
     except ConfigError as exc:
         print(f"config: {exc}", file=sys.stderr)
         return 2
+    assert token is not None  # without one, the demo played above
     try:
-        asyncio.run(serve(settings, settings.discord_token))
+        asyncio.run(serve(settings, discord_settings, token))
     except KeyboardInterrupt:
         pass
     except discord.LoginFailure as exc:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from discord import app_commands
 
-from bot.render import short_prompt
+from bot.ui.text import job_choice
 from generation.jobs.types import Job
 
 MAX_CHOICES = 25
@@ -24,7 +24,7 @@ def job_choices(current: str, jobs: Iterable[Job]) -> list[app_commands.Choice[s
     """Jobs whose id or prompt contains what was typed, shown as `id · prompt`."""
     typed = current.strip().lower()
     return [
-        app_commands.Choice(name=f"{j.id} · {short_prompt(j.request.prompt, 80)}"[:100], value=j.id)
+        app_commands.Choice(name=job_choice(j), value=j.id)
         for j in jobs
         if typed in j.id.lower() or typed in j.request.prompt.lower()
     ][:MAX_CHOICES]

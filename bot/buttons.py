@@ -13,14 +13,18 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import derive, jobs
+from bot import strengths, submit
 from bot.checks import is_admin
+from bot.meta import DeliveryMeta, upscale_depth
 from bot.replies import defer, fail, reply
+from bot.ui import text
 from generation.images.metadata import format_parameters
 from generation.jobs.types import Job, JobStatus
+from generation.requests import followups
+from generation.requests.followups import NoSuchImage
 
 if TYPE_CHECKING:
-    from bot.bot import ImagineBot
+    from bot.app import ImagineBot
 
 # Action letters live in stored custom_ids: never reuse one for something else.
 UPSCALE, VARY, REROLL, DELETE, INFO, SUBTLE, STRONG, CANCEL = "u", "v", "r", "d", "i", "s", "t", "c"
@@ -68,87 +72,74 @@ async def handle(interaction: discord.Interaction, action: str, job_id: str, ind
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
     job = await bot.service.get_job(job_id)
     if job is None:
-        await fail(interaction, f"Job `{job_id}` is gone (it may have been deleted).")
+        await fail(interaction, text.job_gone(job_id))
         return
     try:
         await ACTIONS[action](bot, interaction, job, index)
-    except derive.NoSuchImage as exc:
-        await fail(interaction, str(exc))
+    except NoSuchImage as exc:
+        await fail(interaction, text.describe(exc))
 
 
 async def upscale(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
-    depth = derive.upscale_depth(job)
-    if depth > bot.settings.discord.max_upscale_depth:
-        await fail(interaction, "This image cannot be upscaled any further.")
+    depth = upscale_depth(job)
+    if depth > bot.discord_settings.max_upscale_depth:
+        await fail(interaction, text.CANNOT_UPSCALE_FURTHER)
         return
-    request = derive.upscale_request(job, index, bot.settings)
-    await jobs.submit(interaction, request, parent_id=job.id, depth=depth)
+    request = followups.upscale_of_image(job, index, bot.settings)
+    await submit.submit(interaction, request, parent_id=job.id, depth=depth)
 
 
 async def vary(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
-    await jobs.submit(interaction, derive.variation_request(job, index, bot.settings), parent_id=job.id)
+    request = followups.variation_of_image(job, index, bot.settings)
+    await submit.submit(interaction, request, parent_id=job.id)
 
 
 async def vary_subtle(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
-    request = derive.variation_request(job, index, bot.settings, strength=derive.SUBTLE)
-    await jobs.submit(interaction, request, parent_id=job.id)
+    request = followups.variation_of_image(job, index, bot.settings, strength=strengths.SUBTLE)
+    await submit.submit(interaction, request, parent_id=job.id)
 
 
 async def vary_strong(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
-    request = derive.variation_request(job, index, bot.settings, strength=derive.STRONG)
-    await jobs.submit(interaction, request, parent_id=job.id)
+    request = followups.variation_of_image(job, index, bot.settings, strength=strengths.STRONG)
+    await submit.submit(interaction, request, parent_id=job.id)
 
 
 async def reroll(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
-    depth = int(job.meta.get("depth", 0) or 0)
-    await jobs.submit(interaction, derive.reroll_request(job), parent_id=job.id, depth=depth)
+    depth = DeliveryMeta.of(job).depth
+    await submit.submit(interaction, followups.reroll_of(job.request), parent_id=job.id, depth=depth)
 
 
 def may_manage(bot: ImagineBot, interaction: discord.Interaction, job: Job) -> bool:
-    return interaction.user.id == job.owner.user_id or is_admin(interaction, bot.settings.discord)
+    return interaction.user.id == job.owner.user_id or is_admin(interaction, bot.discord_settings)
 
 
 async def delete(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
     if not may_manage(bot, interaction, job):
-        await fail(interaction, "Only the person who made this (or an admin) can delete it.")
+        await fail(interaction, text.ONLY_OWNER_DELETES)
         return
     if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
         await bot.service.cancel(job.id, by_user=interaction.user.id, admin=True)
     if interaction.message is not None:
         with contextlib.suppress(discord.NotFound):
             await interaction.message.delete()
-    await reply(interaction, "Deleted.")
+    await reply(interaction, text.DELETED)
 
 
 async def cancel(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
     if not may_manage(bot, interaction, job):
-        await fail(interaction, "Only the person who asked for this (or an admin) can cancel it.")
+        await fail(interaction, text.ONLY_OWNER_CANCELS)
         return
     admin = interaction.user.id != job.owner.user_id
     if await bot.service.cancel(job.id, by_user=interaction.user.id, admin=admin):
-        await reply(interaction, f"Cancelled job `{job.id}`.")
+        await reply(interaction, text.cancelled_job(job.id))
     else:
-        await reply(interaction, f"Job `{job.id}` has already {job.status}.")
-
-
-def describe(job: Job) -> str:
-    """The job's parameters, as the web UI writes them, plus where it came from."""
-    seed = job.images[0].seed if job.images else job.request.seed
-    parameters = format_parameters(job.request, seed, job.model_name or "?", job.model_hash)
-    lines = [f"**Job** `{job.id}` · {job.request.mode} · {job.status}"]
-    if job.parent_id:
-        lines.append(f"From job `{job.parent_id}`")
-    if job.gpu_seconds:
-        lines.append(f"GPU time {job.gpu_seconds:.1f} s")
-    if job.error:
-        lines.append(f"Error: {job.error}")
-    body = parameters if len(parameters) < 1500 else parameters[:1499] + "…"
-    body = body.replace("```", "'''")
-    return "\n".join(lines) + f"\n```\n{body}\n```"
+        await reply(interaction, text.already_ended(job))
 
 
 async def info(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
-    await reply(interaction, describe(job))
+    seed = job.images[0].seed if job.images else job.request.seed
+    parameters = format_parameters(job.request, seed, job.model_name or "?", job.model_hash)
+    await reply(interaction, text.job_info(job, parameters))
 
 
 ACTIONS = {

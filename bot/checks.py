@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from generation.settings import DiscordSettings
+from bot.settings import DiscordSettings
 
 
 def role_ids(user: discord.abc.User) -> tuple[int, ...]:

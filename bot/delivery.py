@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -24,18 +25,18 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot import render
-from bot.results import UPLOAD_MARGIN, Upload, progress_view, result_text, result_upload, result_view
+from bot.meta import DeliveryMeta
+from bot.ui import text
+from bot.ui.uploads import UPLOAD_MARGIN, Upload, result_upload
+from bot.ui.views import progress_view, result_view
 from generation.jobs.events import JobEvent
 from generation.jobs.types import Job
 
 if TYPE_CHECKING:
-    from bot.bot import ImagineBot
+    from bot.app import ImagineBot
 
 log = logging.getLogger(__name__)
 
-TOKEN_LIFETIME = 15 * 60.0
-TOKEN_MARGIN = 20.0  # stop using a token a little early: an edit must not race its expiry
 DEAD_TOKEN_CODES = {10015, 50027}  # Unknown Webhook, Invalid Webhook Token
 INTERACTION_GRACE = 1.0  # seconds a fresh job's message waits for its interaction
 FINAL = frozenset({"done", "failed", "cancelled"})
@@ -60,43 +61,6 @@ class Status:
         return self.kind in FINAL
 
 
-@dataclass
-class Target:
-    """Where a job's message lives."""
-
-    user_id: int
-    channel_id: int | None
-    application_id: int | None
-    token: str | None
-    token_time: float
-    message_id: int | None
-    filesize_limit: int
-    spoiler: bool
-
-    @classmethod
-    def from_job(cls, job: Job) -> Target | None:
-        meta = job.meta or {}
-        if not meta.get("channel_id") and not meta.get("token"):
-            return None  # not a job of the bot's (the command line, say)
-        return cls(
-            user_id=int(meta.get("user_id") or job.owner.user_id),
-            channel_id=_int_or_none(meta.get("channel_id")),
-            application_id=_int_or_none(meta.get("application_id")),
-            token=meta.get("token"),
-            token_time=float(meta.get("token_time") or 0.0),
-            message_id=_int_or_none(meta.get("message_id")),
-            filesize_limit=int(meta.get("filesize_limit") or discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES),
-            spoiler=bool(meta.get("spoiler", False)),
-        )
-
-    def token_usable(self) -> bool:
-        return bool(self.token) and time.time() < self.token_time + TOKEN_LIFETIME - TOKEN_MARGIN
-
-
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if value not in (None, "") else None
-
-
 def status_from(event: JobEvent, previous: Status | None) -> Status | None:
     kind = event.kind
     if kind in ("queued", "resumed", "position"):
@@ -119,7 +83,7 @@ class JobMessage:
         self.bot = delivery.bot
         self.job_id = job_id
         self.job: Job | None = None
-        self.target: Target | None = None
+        self.target: DeliveryMeta | None = None  # where its message lives; None: not the bot's job
         self.interaction: discord.Interaction | None = None
         self.latest: Status | None = None
         self.token_dead = False
@@ -136,7 +100,8 @@ class JobMessage:
     def attach(self, job: Job, interaction: discord.Interaction | None = None) -> None:
         self.job = job
         if self.target is None:
-            self.target = Target.from_job(job)
+            meta = DeliveryMeta.of(job)
+            self.target = meta if meta.reachable else None
         if interaction is not None:
             self.interaction = interaction
             self._has_interaction.set()
@@ -166,7 +131,7 @@ class JobMessage:
                 # interaction. (A job resumed after a restart just waits this once.)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._has_interaction.wait(), INTERACTION_GRACE)
-            interval = self.bot.settings.discord.progress_interval
+            interval = self.bot.discord_settings.progress_interval
             loop = asyncio.get_running_loop()
             while True:
                 await self._dirty.wait()
@@ -198,20 +163,20 @@ class JobMessage:
         uploads: list[Upload] = []
         view: discord.ui.View | None = None
         if status.kind == "queued":
-            content = render.queued_text(request, user, status.position, status.eta)
+            content = text.queued_text(request, user, status.position, status.eta)
             view = progress_view(job.id)
         elif status.kind == "running":
-            content = render.running_text(request, user, status.step, status.total, status.eta)
+            content = text.running_text(request, user, status.step, status.total, status.eta)
             if status.preview and len(status.preview) <= target.filesize_limit - UPLOAD_MARGIN:
                 uploads.append(Upload(status.preview, "preview.png", target.spoiler))
             view = progress_view(job.id)
         elif status.kind == "failed":
-            content = render.failed_text(request, user, status.message or job.error)
+            content = text.failed_text(request, user, status.message or job.error)
         else:
-            content = render.cancelled_text(request, user)
+            content = text.cancelled_text(request, user)
         await self._send(content, uploads, view, final=status.final)
         if status.final:
-            await self.bot.service.update_meta(job.id, delivered=True)
+            await self._record(delivered=True)
 
     async def _deliver_result(self, job: Job) -> None:
         if not job.images and job.grid_path is None:
@@ -219,12 +184,14 @@ class JobMessage:
         target = self.target
         assert target is not None
         upload = await result_upload(job, target.filesize_limit, target.spoiler)
-        view = result_view(job, self.bot.settings)
-        message = await self._send(result_text(job), [upload] if upload else [], view, final=True)
-        meta: dict[str, Any] = {"delivered": True}
-        if message is not None:
-            meta |= {"result_message_id": message.id, "result_channel_id": message.channel.id}
-        await self.bot.service.update_meta(job.id, **meta)
+        view = result_view(job, self.bot.discord_settings)
+        message = await self._send(text.result_text(job), [upload] if upload else [], view, final=True)
+        if message is None:
+            await self._record(delivered=True)
+        else:
+            await self._record(
+                delivered=True, result_message_id=message.id, result_channel_id=message.channel.id
+            )
 
     async def _send(
         self, content: str, uploads: list[Upload], view: discord.ui.View | None, *, final: bool
@@ -274,13 +241,11 @@ class JobMessage:
         if target.channel_id is None:
             return None
         channel = self.bot.get_partial_messageable(target.channel_id)
-        mention = f"<@{target.user_id}>"
         try:
             if final:
                 # A new message, so the user is notified; the old one points to it.
-                body = content if mention in content else f"{mention} {content}"
                 message = await channel.send(
-                    body,
+                    text.with_mention(content, target.user_id),
                     files=[u.file() for u in uploads],
                     view=view or discord.utils.MISSING,
                     allowed_mentions=discord.AllowedMentions(users=[discord.Object(target.user_id)]),
@@ -288,7 +253,7 @@ class JobMessage:
                 if target.message_id is not None:
                     with contextlib.suppress(discord.HTTPException):
                         await channel.get_partial_message(target.message_id).edit(
-                            content=f"{content.splitlines()[0]}\nFinished: {message.jump_url}",
+                            content=text.finished_elsewhere(content, message.jump_url),
                             attachments=[],
                             view=None,
                         )
@@ -310,8 +275,13 @@ class JobMessage:
         target = self.target
         assert target is not None
         if target.message_id is None:
-            target.message_id = message_id
-            await self.bot.service.update_meta(self.job_id, message_id=message_id)
+            await self._record(message_id=message_id)
+
+    async def _record(self, **changes: Any) -> None:
+        """Change the job's meta here and in the store (what a restart reads back)."""
+        assert self.target is not None
+        self.target = dataclasses.replace(self.target, **changes)
+        await self.bot.service.update_meta(self.job_id, **self.target.to_dict())
 
 
 class Delivery:
@@ -329,7 +299,7 @@ class Delivery:
         """Subscribe to every job's events (call before the service resumes old jobs)."""
         if self._listener is not None:
             return
-        self._subscription = self.bot.service.events(None, previews=self.bot.settings.discord.live_preview)
+        self._subscription = self.bot.service.events(None, previews=self.bot.discord_settings.live_preview)
         self._listener = asyncio.create_task(self._listen(), name="delivery-listener")
         self._redelivery = asyncio.create_task(self._redeliver(time.time()), name="delivery-redeliver")
 
@@ -376,7 +346,7 @@ class Delivery:
             log.exception("could not look for undelivered results")
             return
         for job in jobs:
-            if not job.meta.get("delivered") and job.id not in self.messages:
+            if not DeliveryMeta.from_dict(job.meta).delivered and job.id not in self.messages:
                 log.info("job %s ended unannounced before the restart; delivering it now", job.id)
                 self._on_event(JobEvent(job.id, job.status.value, message=job.error, job=job))
 
@@ -392,7 +362,11 @@ class Delivery:
         if message is None:
             if event.job_id in self._ignored:
                 return
-            if event.kind in FINAL and event.job is not None and event.job.meta.get("delivered"):
+            if (
+                event.kind in FINAL
+                and event.job is not None
+                and DeliveryMeta.from_dict(event.job.meta).delivered
+            ):
                 return
             message = self._message(event.job_id)
             if event.job is not None:

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.bot import ImagineBot
+from bot.app import ImagineBot
+from bot.settings import DiscordSettings
 from generation.cli.standin import TINY_MODEL_NAME, tiny_stand_in
 from generation.jobs.service import JobService
 from generation.settings import PathSettings, Settings, load_settings
@@ -42,8 +43,8 @@ def pick_model(settings: Settings, name: str | None, scratch: Path) -> tuple[Pat
 
 
 def demo_settings(
-    settings: Settings, scratch: Path, models_dir: Path, model: str, server: Any, steps: int | None
-):
+    settings: Settings, scratch: Path, models_dir: Path, model: str, steps: int | None
+) -> Settings:
     defaults = settings.defaults if steps is None else dataclasses.replace(settings.defaults, steps=steps)
     return settings.replace(
         paths=PathSettings(
@@ -52,9 +53,16 @@ def demo_settings(
         models=dataclasses.replace(settings.models, default=model),
         defaults=defaults,
         quota=dataclasses.replace(settings.quota, daily_seconds=0.0),
-        discord=dataclasses.replace(
-            settings.discord, api_base=server.api_base, gateway_url=server.gateway_url, progress_interval=0.5
-        ),
+    )
+
+
+def demo_discord_settings(settings: Settings, server: Any) -> DiscordSettings:
+    """The config's [discord] table, pointed at the local server, with brisk progress edits."""
+    return dataclasses.replace(
+        DiscordSettings.from_settings(settings),
+        api_base=server.api_base,
+        gateway_url=server.gateway_url,
+        progress_interval=0.5,
     )
 
 
@@ -158,17 +166,18 @@ async def run_demo(
         print("the demo needs the localcord package from the project's source tree")
         return 2
     logging.getLogger("discord").setLevel(logging.WARNING)
-    settings = load_settings(config, env=False)
+    settings = load_settings(config)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="imagine-demo-") as tmp:
         scratch = Path(tmp)
         models_dir, model_name = pick_model(settings, model, scratch)
         async with LocalDiscord() as server:
-            settings = demo_settings(settings, scratch, models_dir, model_name, server, steps)
+            settings = demo_settings(settings, scratch, models_dir, model_name, steps)
+            discord_settings = demo_discord_settings(settings, server)
             service = await JobService.open(settings)
             transcript = Transcript(out, server)
             try:
-                bot = ImagineBot(settings, service)
+                bot = ImagineBot(settings, discord_settings, service)
                 async with running(bot, server, timeout=60):
                     transcript.say("", f"bot online at {server.url} with model {model_name!r}")
                     await play(server, transcript)

@@ -6,8 +6,8 @@ import re
 
 import discord
 
+from bot.settings import DiscordSettings
 from generation.jobs.service import JobService
-from generation.settings import DiscordSettings
 
 BANNED_WORDS = "banned_words"  # guild setting: list of words and phrases
 SPOILER = "spoiler"  # guild setting: spoiler results outside NSFW channels (bool)

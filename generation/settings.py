@@ -2,8 +2,10 @@
 
 One section a dataclass. Unknown keys, wrong types and values out of range are refused at start
 with a message that names the key and what is allowed. Relative paths resolve against the folder
-of the config file, so a config works wherever it is run from. Secrets never live here: the
-Discord token comes from the environment (`DISCORD_TOKEN`).
+of the config file, so a config works wherever it is run from. A front end's own table
+(`[discord]`) is carried as read, in `Settings.front_ends`, and typed and checked by that front end
+(`bot/settings.py`) with the same kind of messages. Secrets never live here: the Discord token
+comes from the environment (`DISCORD_TOKEN`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,25 +131,6 @@ class QuotaSettings:
 
 
 @dataclass(frozen=True)
-class DiscordSettings:
-    api_base: str = "https://discord.com/api/v10"
-    gateway_url: str = "wss://gateway.discord.gg"
-    admin_roles: tuple[str, ...] = ()
-    admin_users: tuple[str, ...] = ()
-    guild_ids: tuple[str, ...] = ()  # sync commands to these guilds at once; empty: global
-    progress_interval: float = 2.0  # seconds between edits of one message
-    spoiler_outside_nsfw: bool = False
-    banned_words: tuple[str, ...] = ()
-    max_upscale_depth: int = 2  # how often an upscaled image may be upscaled again
-    sync_commands: bool = True  # register the slash commands with Discord at every start
-    live_preview: bool = True  # show a small preview while generating (the worker decodes one every step)
-
-    def __post_init__(self) -> None:
-        _at_least("discord.progress_interval", self.progress_interval, 0.1)
-        _at_least("discord.max_upscale_depth", self.max_upscale_depth, 0)
-
-
-@dataclass(frozen=True)
 class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
@@ -154,12 +138,9 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
     quota: QuotaSettings = field(default_factory=QuotaSettings)
-    discord: DiscordSettings = field(default_factory=DiscordSettings)
+    # Tables a front end types and validates itself (FRONT_END_SECTIONS), as read: section -> table.
+    front_ends: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: Path | None = None  # the file these settings came from
-
-    @property
-    def discord_token(self) -> str | None:
-        return os.environ.get("DISCORD_TOKEN") or None
 
     def replace(self, **sections: Any) -> Settings:
         return dataclasses.replace(self, **sections)
@@ -167,13 +148,11 @@ class Settings:
 
 # -- loading ---------------------------------------------------------------------------------
 
-ENV_OVERRIDES = {
-    "DISCORD_API_BASE": ("discord", "api_base"),
-    "DISCORD_GATEWAY_URL": ("discord", "gateway_url"),
-}
+# [discord] belongs to the bot (bot/settings.py types it); generation only carries it, unchecked.
+FRONT_END_SECTIONS = ("discord",)
 
 
-def load_settings(path: str | os.PathLike[str] | None = None, *, env: bool = True) -> Settings:
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read a config file (the shipped `config.toml` by default) into `Settings`."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
     try:
@@ -182,17 +161,15 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, env: bool = Tru
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    if env:
-        for var, (section, key) in ENV_OVERRIDES.items():
-            if os.environ.get(var):
-                raw.setdefault(section, {})[key] = os.environ[var]
     return settings_from_dict(raw, base_dir=path.resolve().parent, source=path.resolve())
 
 
 def settings_from_dict(raw: dict[str, Any], *, base_dir: Path, source: Path | None = None) -> Settings:
     sections: dict[str, Any] = {}
+    front_ends: dict[str, dict[str, Any]] = {}
     hints = typing.get_type_hints(Settings)
-    allowed = [f.name for f in dataclasses.fields(Settings) if f.name != "source"]
+    own = [f.name for f in dataclasses.fields(Settings) if f.name not in ("front_ends", "source")]
+    allowed = [*own, *FRONT_END_SECTIONS]
     for name, value in raw.items():
         if name not in allowed:
             raise ConfigError(
@@ -200,11 +177,15 @@ def settings_from_dict(raw: dict[str, Any], *, base_dir: Path, source: Path | No
             )
         if not isinstance(value, dict):
             raise ConfigError(f"[{name}] must be a table of settings")
-        sections[name] = _build_section(name, hints[name], value, base_dir)
-    return Settings(**sections, source=source)
+        if name in FRONT_END_SECTIONS:
+            front_ends[name] = value
+        else:
+            sections[name] = build_section(name, hints[name], value, base_dir)
+    return Settings(**sections, front_ends=front_ends, source=source)
 
 
-def _build_section(section: str, cls: type, values: dict[str, Any], base_dir: Path) -> Any:
+def build_section(section: str, cls: type, values: Mapping[str, Any], base_dir: Path) -> Any:
+    """One table into its dataclass `cls`; a front end builds its own table with this too."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     kwargs = {}

@@ -13,19 +13,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
 from bot.autocomplete import job_choices, matching
 from bot.checks import is_admin
-from bot.jobs import owner_of
 from bot.replies import defer, fail, reply
 from bot.safety import BANNED_WORDS, SPOILER, normalize_word, server_words
+from bot.submit import owner_of
+from bot.ui import text
 from generation.jobs.types import JobOwner
 
 if TYPE_CHECKING:
-    from bot.bot import ImagineBot
+    from bot.app import ImagineBot
 
 ADMIN_ONLY = discord.Permissions(manage_guild=True)
-MAX_LISTED = 20
 
 
 def group(name: str, description: str, **kwargs) -> app_commands.Group:
@@ -44,19 +43,27 @@ class Admin(commands.Cog):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         await defer(interaction, ephemeral=True)
-        if is_admin(interaction, self.bot.settings.discord):
+        if is_admin(interaction, self.bot.discord_settings):
             return True
-        await fail(interaction, "Only admins can do that (it needs the Manage Server permission).")
+        await fail(interaction, text.ADMIN_ONLY)
         return False
+
+    # -- /sync ------------------------------------------------------------------------------
+
+    @app_commands.command(name="sync", description="Register the slash commands with Discord again")
+    @app_commands.default_permissions(manage_guild=True)
+    async def sync(self, interaction: discord.Interaction) -> None:
+        # Asked for, so sent even when unchanged: Discord's copy may have been lost or edited.
+        result = await self.bot.sync_app_commands(force=True)
+        await reply(interaction, text.synced(result.commands, result.changed))
 
     # -- /model -----------------------------------------------------------------------------
 
     @model.command(name="list", description="The models there are, and the active one")
     async def model_list(self, interaction: discord.Interaction) -> None:
-        names = self.bot.service.model_names()
-        active = self.bot.service.active_model
-        lines = [f"- `{n}`" + (" (active)" if n == active else "") for n in names]
-        await reply(interaction, "**Models:**\n" + ("\n".join(lines) if lines else "none found"))
+        await reply(
+            interaction, text.model_list(self.bot.service.model_names(), self.bot.service.active_model)
+        )
 
     @model.command(name="switch", description="Load another model for everyone")
     @app_commands.describe(name="The model to load")
@@ -64,9 +71,9 @@ class Admin(commands.Cog):
         try:
             loaded = await self.bot.service.switch_model(name)
         except Exception as exc:  # ModelSwitchError and ModelNotFound say what went wrong
-            await fail(interaction, f"Could not switch to `{name}`: {exc}")
+            await fail(interaction, text.model_switch_failed(name, exc))
             return
-        await reply(interaction, f"The active model is now `{loaded}`.")
+        await reply(interaction, text.model_switched(loaded))
 
     @model_switch.autocomplete("name")
     async def model_autocomplete(
@@ -85,14 +92,14 @@ class Admin(commands.Cog):
     @quota.command(name="show", description="A user's GPU time today")
     async def quota_show(self, interaction: discord.Interaction, user: discord.User) -> None:
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
-        await reply(interaction, f"{user.mention}: {status.describe(time.time())}")
+        await reply(interaction, text.quota_of(user.mention, status.describe(time.time())))
 
     @quota.command(name="grant", description="Give a user extra GPU seconds for today")
     @app_commands.describe(seconds="Extra GPU seconds (negative takes some back)")
     async def quota_grant(self, interaction: discord.Interaction, user: discord.User, seconds: float) -> None:
         await self.bot.service.grant_quota(user.id, seconds)
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
-        await reply(interaction, f"Granted {seconds:g} s to {user.mention}. {status.describe(time.time())}")
+        await reply(interaction, text.quota_granted(seconds, user.mention, status.describe(time.time())))
 
     @quota.command(name="set", description="Set a user's daily GPU seconds (leave out to reset)")
     @app_commands.describe(seconds="GPU seconds per day; leave out to go back to the default")
@@ -104,30 +111,20 @@ class Admin(commands.Cog):
     ) -> None:
         await self.bot.service.set_quota(user.id, seconds)
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
-        what = "the default" if seconds is None else f"{seconds:g} s a day"
-        await reply(interaction, f"{user.mention} now has {what}. {status.describe(time.time())}")
+        await reply(interaction, text.quota_set(seconds, user.mention, status.describe(time.time())))
 
     # -- /queue -----------------------------------------------------------------------------
 
     @queue.command(name="list", description="The jobs waiting, in serving order")
     async def queue_list(self, interaction: discord.Interaction) -> None:
-        waiting = self.bot.service.queue()
-        lines = [
-            f"{i}. `{job.id}` <@{job.owner.user_id}> {render.short_prompt(job.request.prompt, 60)}"
-            for i, job in enumerate(waiting[:MAX_LISTED], start=1)
-        ]
-        if len(waiting) > MAX_LISTED:
-            lines.append(f"... and {len(waiting) - MAX_LISTED} more")
-        state = " (paused)" if self.bot.service.paused else ""
-        body = "\n".join(lines) if lines else "Nothing is waiting."
-        await reply(interaction, f"**Queue{state}:** {len(waiting)} waiting\n{body}")
+        await reply(interaction, text.queue_list(self.bot.service.queue(), self.bot.service.paused))
 
     @queue.command(name="cancel", description="Cancel a waiting or running job")
     async def queue_cancel(self, interaction: discord.Interaction, job: str) -> None:
         if await self.bot.service.cancel(job.strip(), by_user=interaction.user.id, admin=True):
-            await reply(interaction, f"Cancelled job `{job.strip()}`.")
+            await reply(interaction, text.cancelled_job(job.strip()))
         else:
-            await fail(interaction, f"Job `{job.strip()}` is not waiting or running.")
+            await fail(interaction, text.not_waiting_or_running(job.strip()))
 
     @queue_cancel.autocomplete("job")
     async def queue_autocomplete(
@@ -138,12 +135,12 @@ class Admin(commands.Cog):
     @queue.command(name="pause", description="Stop starting new jobs (the running one finishes)")
     async def queue_pause(self, interaction: discord.Interaction) -> None:
         await self.bot.service.pause()
-        await reply(interaction, "The queue is paused (also across restarts) until `/queue resume`.")
+        await reply(interaction, text.QUEUE_PAUSED)
 
     @queue.command(name="resume", description="Start jobs again")
     async def queue_resume(self, interaction: discord.Interaction) -> None:
         await self.bot.service.resume()
-        await reply(interaction, "The queue is running again.")
+        await reply(interaction, text.QUEUE_RESUMED)
 
     # -- /safety ----------------------------------------------------------------------------
 
@@ -157,7 +154,7 @@ class Admin(commands.Cog):
         if word not in words:
             words.append(word)
             await self.bot.service.set_guild_setting(interaction.guild_id, BANNED_WORDS, words)
-        await reply(interaction, f'Prompts containing "{word}" are now refused here.')
+        await reply(interaction, text.word_banned(word))
 
     @words.command(name="remove", description="Allow a banned word again")
     async def words_remove(self, interaction: discord.Interaction, word: str) -> None:
@@ -165,11 +162,11 @@ class Admin(commands.Cog):
         word = normalize_word(word)
         words = await server_words(self.bot.service, interaction.guild_id)
         if word not in words:
-            await fail(interaction, f'"{word}" is not on this server\'s list.')
+            await fail(interaction, text.word_not_listed(word))
             return
         words.remove(word)
         await self.bot.service.set_guild_setting(interaction.guild_id, BANNED_WORDS, words)
-        await reply(interaction, f'"{word}" is allowed again.')
+        await reply(interaction, text.word_allowed(word))
 
     @words_remove.autocomplete("word")
     async def words_autocomplete(
@@ -180,17 +177,13 @@ class Admin(commands.Cog):
     @words.command(name="list", description="The banned words (this server's and the bot's)")
     async def words_list(self, interaction: discord.Interaction) -> None:
         mine = await server_words(self.bot.service, interaction.guild_id)
-        common = list(self.bot.settings.discord.banned_words)
-        text = "**This server:** " + (", ".join(f"`{w}`" for w in mine) or "none")
-        text += "\n**Everywhere (config):** " + (", ".join(f"`{w}`" for w in common) or "none")
-        await reply(interaction, text)
+        await reply(interaction, text.banned_words(mine, self.bot.discord_settings.banned_words))
 
     @safety.command(name="spoiler", description="Post results as spoilers outside NSFW channels")
     async def safety_spoiler(self, interaction: discord.Interaction, enabled: bool) -> None:
         assert interaction.guild_id is not None
         await self.bot.service.set_guild_setting(interaction.guild_id, SPOILER, enabled)
-        state = "as spoilers" if enabled else "normally"
-        await reply(interaction, f"Results outside NSFW channels are now posted {state}.")
+        await reply(interaction, text.spoilers(enabled))
 
 
 async def setup(bot: ImagineBot) -> None:

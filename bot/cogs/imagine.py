@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import jobs
+from bot import submit
 from bot.autocomplete import matching
 from bot.replies import defer, fail
 from bot.ui.text import message_for
@@ -19,7 +19,7 @@ from generation.requests.samplers import SAMPLER_NAMES, canonical_sampler
 from generation.settings import DefaultSettings
 
 if TYPE_CHECKING:
-    from bot.bot import ImagineBot
+    from bot.app import ImagineBot
 
 ASPECTS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
 
@@ -110,7 +110,7 @@ class Imagine(commands.Cog):
         except (PromptError, ValueError) as exc:
             await fail(interaction, message_for(exc))
             return
-        await jobs.submit(interaction, request)
+        await submit.submit(interaction, request)
 
     @imagine.autocomplete("sampler")
     async def sampler_autocomplete(

@@ -9,17 +9,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
 from bot.autocomplete import job_choices
 from bot.checks import is_admin
-from bot.jobs import owner_of
 from bot.replies import defer, fail, reply
-from bot.results import result_text, result_upload, result_view
 from bot.safety import wants_spoiler
+from bot.submit import owner_of
+from bot.ui import text
+from bot.ui.uploads import result_upload
+from bot.ui.views import result_view
 from generation.jobs.types import Job, JobStatus
 
 if TYPE_CHECKING:
-    from bot.bot import ImagineBot
+    from bot.app import ImagineBot
 
 
 def may_see(interaction: discord.Interaction, job: Job, admin: bool) -> bool:
@@ -27,10 +28,6 @@ def may_see(interaction: discord.Interaction, job: Job, admin: bool) -> bool:
     if admin or job.owner.user_id == interaction.user.id:
         return True
     return interaction.guild_id is not None and job.owner.guild_id == interaction.guild_id
-
-
-def job_line(job: Job) -> str:
-    return f"`{job.id}` {job.status} · {render.short_prompt(job.request.prompt, 60)}"
 
 
 class Show(commands.Cog):
@@ -42,23 +39,21 @@ class Show(commands.Cog):
     async def show(self, interaction: discord.Interaction, job: str) -> None:
         await defer(interaction)
         found = await self.bot.service.get_job(job.strip())
-        admin = is_admin(interaction, self.bot.settings.discord)
+        admin = is_admin(interaction, self.bot.discord_settings)
         if found is None or not may_see(interaction, found, admin):
-            await fail(interaction, f"There is no job `{job.strip()}` you can see.")
+            await fail(interaction, text.no_job_you_can_see(job.strip()))
             return
         if found.status is not JobStatus.DONE:
             where = self.bot.service.position(found.id)
-            state = f"#{where[0]} in the queue" if where else str(found.status)
-            note = f": {found.error}" if found.error else ""
-            await reply(interaction, f"Job `{found.id}` is {state}{note}.")
+            await reply(interaction, text.job_not_done(found, where[0] if where else None))
             return
-        spoiler = await wants_spoiler(interaction, self.bot.service, self.bot.settings.discord)
+        spoiler = await wants_spoiler(interaction, self.bot.service, self.bot.discord_settings)
         upload = await result_upload(found, interaction.filesize_limit, spoiler)
         await reply(
             interaction,
-            result_text(found),
+            text.result_text(found),
             attachments=[upload.file()] if upload else [],
-            view=result_view(found, self.bot.settings),
+            view=result_view(found, self.bot.discord_settings),
         )
 
     @show.autocomplete("job")
@@ -74,18 +69,11 @@ class Show(commands.Cog):
         quota = await service.quota_status(owner_of(interaction))
         recent = await service.user_jobs(interaction.user.id, limit=5)
         queue = service.queue()
-        lines = [
-            f"**Quota:** {quota.describe(time.time())}",
-            f"**Model:** `{service.active_model or 'none loaded yet'}`",
-            f"**Queue:** {len(queue)} waiting" + (" (paused)" if service.paused else ""),
-        ]
         mine = [(i + 1, j) for i, j in enumerate(queue) if j.owner.user_id == interaction.user.id]
-        if mine:
-            lines.append("**Your place:** " + ", ".join(f"`{j.id}` #{p}" for p, j in mine))
-        if recent:
-            lines.append("**Your recent jobs:**")
-            lines += [f"- {job_line(j)}" for j in recent]
-        await reply(interaction, "\n".join(lines))
+        answer = text.info(
+            quota.describe(time.time()), service.active_model, len(queue), service.paused, mine, recent
+        )
+        await reply(interaction, answer)
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -11,23 +11,25 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import derive, jobs
+from bot import submit
 from bot.autocomplete import job_choices
 from bot.replies import defer, fail
+from bot.strengths import STRONG, SUBTLE, parse_strength
+from bot.ui import text
 from bot.ui.text import message_for
-from generation.requests.followups import fit_size, with_enough_steps
+from generation.requests.followups import NoSuchImage, fit_size, variation_of_image, with_enough_steps
 from generation.requests.prompt import PromptError, parse_prompt
 from generation.requests.request import GenerationRequest, Mode
 from generation.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.bot import ImagineBot
+    from bot.app import ImagineBot
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000  # refuse decompression bombs before decoding them
 STRENGTH_CHOICES = (
-    app_commands.Choice(name=f"subtle ({derive.SUBTLE})", value="subtle"),
-    app_commands.Choice(name=f"strong ({derive.STRONG})", value="strong"),
+    app_commands.Choice(name=f"subtle ({SUBTLE})", value="subtle"),
+    app_commands.Choice(name=f"strong ({STRONG})", value="strong"),
 )
 
 
@@ -42,10 +44,10 @@ def save_upload(data: bytes, path: Path) -> tuple[int, int]:
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_UPLOAD_PIXELS:
-                raise UploadError(f"The image is {image.width}x{image.height}; that is too large to use.")
+                raise UploadError(text.upload_too_many_pixels(image.width, image.height))
             image = image.convert("RGB")
     except (UnidentifiedImageError, OSError) as exc:
-        raise UploadError("That attachment is not an image I can read (use PNG, JPEG or WebP).") from exc
+        raise UploadError(text.UPLOAD_UNREADABLE) from exc
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, format="PNG")
     return image.size
@@ -87,32 +89,30 @@ class Vary(commands.Cog):
         await defer(interaction)
         settings = self.bot.settings
         try:
-            value = derive.parse_strength(strength, settings.defaults.img2img_strength)
+            value = parse_strength(strength, settings.defaults.img2img_strength)
             if image is not None:
                 request, parent = await self.from_upload(interaction, image, prompt or "", value), None
             elif job is not None:
                 request, parent = await self.from_job(interaction, job, index - 1, prompt, value), job.strip()
             else:
-                await fail(interaction, "Attach an image, or give a job (and image number) to vary.")
+                await fail(interaction, text.VARY_NEEDS_A_SOURCE)
                 return
-        except (UploadError, PromptError, derive.NoSuchImage, ValueError) as exc:
+        except (UploadError, submit.Refused, PromptError, NoSuchImage, ValueError) as exc:
             await fail(interaction, message_for(exc))
             return
-        await jobs.submit(interaction, request, parent_id=parent)
+        await submit.submit(interaction, request, parent_id=parent)
 
     async def from_upload(
         self, interaction: discord.Interaction, image: discord.Attachment, prompt: str, strength: float
     ) -> GenerationRequest:
         if image.size > MAX_UPLOAD_BYTES:
-            raise UploadError(
-                f"The image is {image.size / 1e6:.1f} MB; attach one under {MAX_UPLOAD_BYTES // 10**6} MB."
-            )
+            raise UploadError(text.upload_too_big(image.size, MAX_UPLOAD_BYTES))
         if image.content_type and not image.content_type.startswith("image/"):
-            raise UploadError("That attachment is not an image.")
+            raise UploadError(text.UPLOAD_NOT_AN_IMAGE)
         try:
             data = await image.read()
         except discord.HTTPException as exc:
-            raise UploadError("I could not download that attachment; try again.") from exc
+            raise UploadError(text.UPLOAD_NOT_DOWNLOADED) from exc
         path = self.bot.settings.paths.outputs_dir / "uploads" / f"{interaction.id}.png"
         size = await asyncio.to_thread(save_upload, data, path)
         return upload_request(prompt, path, size, strength, self.bot.settings)
@@ -122,8 +122,8 @@ class Vary(commands.Cog):
     ) -> GenerationRequest:
         job = await self.bot.service.get_job(job_id.strip())
         if job is None:
-            raise derive.NoSuchImage(f"There is no job `{job_id.strip()}`.")
-        request = derive.variation_request(job, index, self.bot.settings, strength=strength)
+            raise submit.Refused(text.no_job(job_id.strip()))
+        request = variation_of_image(job, index, self.bot.settings, strength=strength)
         if prompt:
             request = with_enough_steps(parse_prompt(prompt, self.bot.settings.defaults, base=request))
         return request

@@ -376,6 +376,13 @@ class JobService:
         """Store a JSON value; None deletes the setting."""
         await self.store.set_guild_setting(guild_id, key, value)
 
+    async def state(self, key: str, default: Any = None) -> Any:
+        """A front end's own JSON value kept across restarts (the bot: its synced commands' hash)."""
+        return await self.store.state(key, default)
+
+    async def set_state(self, key: str, value: Any) -> None:
+        await self.store.set_state(key, value)
+
     # -- the worker's side (worker.Host) ------------------------------------------------------
 
     async def next_batch(self, loaded_model: str | None) -> list[Job] | None:

@@ -6,14 +6,29 @@ their requests here, so the same image gives the same follow-up request wherever
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
+from generation.problems import Problem
 from generation.requests.request import RANDOM_SEED, GenerationRequest, Mode
 from generation.requests.sizes import fit_size, output_size
 from generation.requests.steps import enough_steps
 from generation.settings import Settings
 
-__all__ = ["UPSCALE_FACTOR", "fit_size", "output_size", "upscale_of", "variation_of", "with_enough_steps"]
+__all__ = [
+    "UPSCALE_FACTOR",
+    "NoSuchImage",
+    "fit_size",
+    "image_of",
+    "output_size",
+    "reroll_of",
+    "upscale_of",
+    "upscale_of_image",
+    "variation_of",
+    "variation_of_image",
+    "with_enough_steps",
+]
 
 UPSCALE_FACTOR = 2.0
 
@@ -78,3 +93,60 @@ def variation_of(
             variation=None,
         )
     )
+
+
+# -- follow-ups of a job's images (the buttons, /vary of a past job) -----------------------------
+# A job (generation.jobs.types.Job) is described by what these read of it, so requests need
+# nothing of jobs, which build on requests.
+
+
+class MadeImage(Protocol):
+    @property
+    def index(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def path(self) -> str | Path: ...
+
+
+class PastJob(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> object: ...
+    @property
+    def request(self) -> GenerationRequest: ...
+    @property
+    def images(self) -> Sequence[MadeImage]: ...
+
+
+class NoSuchImage(Problem):
+    """The job has no such image (or no images yet)."""
+
+
+def image_of(job: PastJob, index: int) -> MadeImage:
+    """The job's image `index` (0-based); raises NoSuchImage."""
+    for image in job.images:
+        if image.index == index:
+            return image
+    if not job.images:
+        raise NoSuchImage("request.job_has_no_images", job_id=job.id, status=str(job.status))
+    raise NoSuchImage("request.no_such_image", job_id=job.id, count=len(job.images), number=index + 1)
+
+
+def upscale_of_image(job: PastJob, index: int, settings: Settings) -> GenerationRequest:
+    """Upscale the job's image `index`, with that image's own seed."""
+    image = image_of(job, index)
+    return upscale_of(job.request, image.path, image.seed, settings)
+
+
+def variation_of_image(
+    job: PastJob, index: int, settings: Settings, *, strength: float | None = None, count: int | None = None
+) -> GenerationRequest:
+    """img2img of the job's image `index`: a new set of variations with new seeds."""
+    return variation_of(job.request, image_of(job, index).path, settings, strength=strength, count=count)
+
+
+def reroll_of(request: GenerationRequest) -> GenerationRequest:
+    """The same request with a new random seed."""
+    return request.replace(seed=RANDOM_SEED)

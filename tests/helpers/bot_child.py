@@ -19,9 +19,9 @@ from types import SimpleNamespace
 os.environ["HF_HUB_OFFLINE"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.bot import ImagineBot
+from bot.app import ImagineBot
 from generation.jobs.service import JobService
-from tests.helpers.bot_env import FakeRunner, make_settings
+from tests.helpers.bot_env import FakeRunner, make_discord_settings, make_settings
 
 
 async def main() -> None:
@@ -35,10 +35,10 @@ async def main() -> None:
     args = parser.parse_args()
 
     server = SimpleNamespace(api_base=args.api_base, gateway_url=args.gateway_url)
-    settings = make_settings(args.root, args.tiny or args.root / "models", server=server)
+    settings = make_settings(args.root, args.tiny or args.root / "models")
     runner = None if args.tiny else FakeRunner(settings, step_seconds=args.step_seconds)
     service = await JobService.open(settings, runner=runner)
-    bot = ImagineBot(settings, service)
+    bot = ImagineBot(settings, make_discord_settings(server), service)
 
     @bot.event
     async def on_ready() -> None:

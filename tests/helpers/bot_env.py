@@ -29,7 +29,8 @@ import discord
 import discord.gateway
 import discord.http
 
-from bot.bot import ImagineBot
+from bot.app import ImagineBot
+from bot.settings import DiscordSettings
 from generation.jobs.service import JobService
 from generation.jobs.types import Job
 from generation.progress import Cancelled, CancelToken
@@ -41,21 +42,10 @@ RESULT_TIMEOUT = 60.0  # a tiny-model job on a busy 2-core machine
 
 
 def make_settings(
-    tmp: Path,
-    models_dir: Path,
-    *,
-    server: Any = None,
-    model: str = "tiny",
-    daily_seconds: float = 0.0,
-    **discord_kw: Any,
+    tmp: Path, models_dir: Path, *, model: str = "tiny", daily_seconds: float = 0.0
 ) -> Settings:
     """The shipped config, pointed at tmp paths and a tiny, fast generation."""
-    base = load_settings(env=False)
-    discord_settings = dataclasses.replace(base.discord, **({"progress_interval": 0.2} | discord_kw))
-    if server is not None:
-        discord_settings = dataclasses.replace(
-            discord_settings, api_base=server.api_base, gateway_url=server.gateway_url
-        )
+    base = load_settings()
     return base.replace(
         paths=PathSettings(models_dir=models_dir, outputs_dir=tmp / "outputs", database=tmp / "bot.sqlite3"),
         models=dataclasses.replace(base.models, default=model, device="cpu", dtype="float32"),
@@ -70,8 +60,17 @@ def make_settings(
             upscale_strength=0.5,
         ),
         quota=dataclasses.replace(base.quota, daily_seconds=daily_seconds),
-        discord=discord_settings,
     )
+
+
+def make_discord_settings(server: Any = None, **changes: Any) -> DiscordSettings:
+    """The shipped config's [discord] table, pointed at `server`, with quick progress edits."""
+    settings = dataclasses.replace(
+        DiscordSettings.from_settings(load_settings()), **({"progress_interval": 0.2} | changes)
+    )
+    if server is not None:
+        settings = dataclasses.replace(settings, api_base=server.api_base, gateway_url=server.gateway_url)
+    return settings
 
 
 class FakeRunner(PipelineRunner):
@@ -137,14 +136,16 @@ class BotEnv:
 
     server: LocalDiscord
     settings: Settings
+    discord_settings: DiscordSettings
     runner: Any
+    bot_class: type[ImagineBot] = ImagineBot  # a test's subclass, to change the command tree
     service: JobService | None = None
     bot: ImagineBot | None = None
     task: asyncio.Task[None] | None = None
 
     async def start(self) -> BotEnv:
         self.service = await JobService.open(self.settings, runner=self.runner)
-        self.bot = ImagineBot(self.settings, self.service)
+        self.bot = self.bot_class(self.settings, self.discord_settings, self.service)
         self.task = asyncio.create_task(self.bot.start(self.server.token), name="bot")
         ready = asyncio.create_task(self.bot.wait_until_ready())
         done, _ = await asyncio.wait({ready, self.task}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
@@ -211,10 +212,13 @@ async def bot_running(
     """A started server, service and bot (see the module docstring); torn down on exit."""
     saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     async with LocalDiscord(**(server_options or {})) as server:
-        settings = make_settings(
-            tmp, models_dir or tmp / "models", server=server, daily_seconds=daily_seconds, **discord_settings
+        settings = make_settings(tmp, models_dir or tmp / "models", daily_seconds=daily_seconds)
+        env = BotEnv(
+            server,
+            settings,
+            make_discord_settings(server, **discord_settings),
+            runner(settings) if runner else None,
         )
-        env = BotEnv(server, settings, runner(settings) if runner else None)
         try:
             await env.start()
             yield env

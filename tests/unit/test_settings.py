@@ -14,7 +14,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_shipped_config_loads():
-    settings = load_settings(DEFAULT_CONFIG, env=False)
+    settings = load_settings(DEFAULT_CONFIG)
     assert settings.models.default == "shapes"
     assert settings.paths.models_dir == DEFAULT_CONFIG.parent / "models"
     assert settings.queue.per_user == 3 and settings.queue.total == 100
@@ -36,7 +36,6 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
         ('[models]\ndevice = "tpu"\n', "models.device must be one of auto, cpu, cuda, mps"),
         ('[models]\ndtype = "int8"\n', "models.dtype must be one of"),
         ("[models]\nattention_slicing = 1\n", "models.attention_slicing must be true or false"),
-        ('[discord]\nadmin_roles = "123"\n', "discord.admin_roles must be a list"),
         ("[quota]\nreset_hour_utc = 24\n", "quota.reset_hour_utc must be an hour from 0 to 23"),
         ("[limits]\nmax_count = 5\n", "limits.max_count must be between 1 and 4"),
         ("[paths\n", "is not valid TOML"),
@@ -52,14 +51,14 @@ def test_missing_file_is_a_config_error(tmp_path):
         load_settings(tmp_path / "missing.toml")
 
 
-def test_environment_overrides_the_discord_urls_and_supplies_the_token(tmp_path, monkeypatch):
-    monkeypatch.setenv("DISCORD_API_BASE", "http://127.0.0.1:9/api/v10")
-    monkeypatch.setenv("DISCORD_GATEWAY_URL", "ws://127.0.0.1:9/gateway")
-    monkeypatch.setenv("DISCORD_TOKEN", "secret")
-    settings = load_settings(write(tmp_path, '[discord]\napi_base = "https://proxy.example/api/v10"\n'))
-    assert settings.discord.api_base == "http://127.0.0.1:9/api/v10"
-    assert settings.discord.gateway_url == "ws://127.0.0.1:9/gateway"
-    assert settings.discord_token == "secret"
+def test_the_discord_table_is_carried_as_read_for_the_bot(tmp_path):
+    # bot/settings.py types and checks it (tests/unit/bot/test_settings.py)
+    settings = load_settings(write(tmp_path, '[discord]\nadmin_roles = "123"\nprogress_interval = 1\n'))
+    assert settings.front_ends == {"discord": {"admin_roles": "123", "progress_interval": 1}}
+    with pytest.raises(
+        ConfigError, match="the sections are paths, models, defaults, limits, queue, quota, discord"
+    ):
+        load_settings(write(tmp_path, "[discordd]\n"))
 
 
 def test_tables_of_numbers_are_coerced(tmp_path):

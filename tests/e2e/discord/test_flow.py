@@ -11,7 +11,7 @@ from generation.jobs.types import JobStatus
 from generation.requests.request import RANDOM_SEED, Mode
 from tests.helpers.bot_env import bot_running
 
-COMMANDS = {"imagine", "vary", "show", "info", "model", "quota", "queue", "safety"}
+COMMANDS = {"imagine", "vary", "show", "info", "model", "quota", "queue", "safety", "sync"}
 
 
 @pytest.fixture

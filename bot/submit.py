@@ -6,14 +6,15 @@ acknowledgement.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 
 from bot.checks import role_ids
+from bot.meta import DeliveryMeta
 from bot.replies import fail
 from bot.safety import banned_word_in, wants_spoiler
-from bot.ui.text import describe
+from bot.ui import text
 from generation.jobs.service import SubmitRefused
 from generation.jobs.types import Job, JobOwner
 from generation.requests.prompt import PromptError
@@ -21,7 +22,7 @@ from generation.requests.request import GenerationRequest
 from generation.requests.validation import ValidationError, validate
 
 if TYPE_CHECKING:
-    from bot.bot import ImagineBot
+    from bot.app import ImagineBot
 
 
 class Refused(Exception):
@@ -38,32 +39,17 @@ def owner_of(interaction: discord.Interaction) -> JobOwner:
     )
 
 
-def interaction_meta(interaction: discord.Interaction, *, spoiler: bool, depth: int = 0) -> dict[str, Any]:
-    """What delivery needs to reach the job's message again, after a restart too."""
-    return {
-        "user_id": interaction.user.id,
-        "guild_id": interaction.guild_id,
-        "channel_id": interaction.channel_id,
-        "application_id": interaction.application_id,
-        "token": interaction.token,
-        "token_time": interaction.created_at.timestamp(),
-        "filesize_limit": interaction.filesize_limit,
-        "spoiler": spoiler,
-        "depth": depth,
-    }
-
-
 async def check_request(
     bot: ImagineBot, interaction: discord.Interaction, request: GenerationRequest
 ) -> GenerationRequest:
     """Server safety rules, then the generation limits; raises Refused with the reason."""
-    word = await banned_word_in(request.prompt, bot.service, bot.settings.discord, interaction.guild_id)
+    word = await banned_word_in(request.prompt, bot.service, bot.discord_settings, interaction.guild_id)
     if word is not None:
-        raise Refused(f'Your prompt contains "{word}", which is not allowed on this server.')
+        raise Refused(text.banned_word(word))
     try:
         return validate(request, bot.settings)
     except (ValidationError, PromptError) as exc:
-        raise Refused(describe(exc)) from None
+        raise Refused(text.describe(exc)) from None
 
 
 async def submit(
@@ -72,7 +58,6 @@ async def submit(
     *,
     parent_id: str | None = None,
     depth: int = 0,
-    extra_meta: dict[str, Any] | None = None,
 ) -> Job | None:
     """Check and queue the request; its message is the interaction's (deferred) response.
 
@@ -81,9 +66,11 @@ async def submit(
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
     try:
         request = await check_request(bot, interaction, request)
-        spoiler = await wants_spoiler(interaction, bot.service, bot.settings.discord)
-        meta = interaction_meta(interaction, spoiler=spoiler, depth=depth) | (extra_meta or {})
-        job = await bot.service.submit(request, owner_of(interaction), parent_id=parent_id, meta=meta)
+        spoiler = await wants_spoiler(interaction, bot.service, bot.discord_settings)
+        meta = DeliveryMeta.for_interaction(interaction, spoiler=spoiler, depth=depth)
+        job = await bot.service.submit(
+            request, owner_of(interaction), parent_id=parent_id, meta=meta.to_dict()
+        )
     except (Refused, SubmitRefused) as exc:
         await fail(interaction, str(exc))
         return None

@@ -1,4 +1,4 @@
-"""The bot: a `commands.Bot` holding the settings and the service it drives."""
+"""The bot: a `commands.Bot` holding the settings and the service it drives, and its command tree."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot import sync
 from bot.buttons import ResultButton
 from bot.delivery import Delivery
 from bot.replies import fail
+from bot.settings import DiscordSettings
+from bot.ui import text
 from generation.jobs.service import JobService
 from generation.settings import Settings
 
@@ -45,13 +48,14 @@ class ImagineTree(app_commands.CommandTree):
         name = interaction.command.qualified_name if interaction.command else "?"
         log.error("command %s failed", name, exc_info=error)
         with contextlib.suppress(discord.HTTPException):
-            await fail(interaction, "Something went wrong on our side; the error was logged.")
+            await fail(interaction, text.UNKNOWN_PROBLEM)
 
 
 class ImagineBot(commands.Bot):
     def __init__(
         self,
         settings: Settings,
+        discord_settings: DiscordSettings,
         service: JobService,
         *,
         sync_commands: bool | None = None,
@@ -69,13 +73,14 @@ class ImagineBot(commands.Bot):
             **options,
         )
         self.settings = settings
+        self.discord_settings = discord_settings
         self.service = service
-        self.sync_commands = settings.discord.sync_commands if sync_commands is None else sync_commands
+        self.sync_commands = discord_settings.sync_commands if sync_commands is None else sync_commands
         self.start_service = start_service
         self.delivery = Delivery(self)
 
     async def login(self, token: str) -> None:
-        point_discord(self.settings.discord.api_base, self.settings.discord.gateway_url)
+        point_discord(self.discord_settings.api_base, self.discord_settings.gateway_url)
         await super().login(token)
 
     async def setup_hook(self) -> None:
@@ -88,18 +93,26 @@ class ImagineBot(commands.Bot):
         if self.start_service:
             await self.service.start()
         if self.sync_commands:
-            await self.sync_app_commands()
+            result = await self.sync_app_commands()
+            if not result.synced:
+                log.info("the slash commands are as last synced; not syncing them")
 
-    async def sync_app_commands(self) -> list[app_commands.AppCommand]:
-        guild_ids = self.settings.discord.guild_ids
-        if not guild_ids:
-            return await self.tree.sync()
-        synced: list[app_commands.AppCommand] = []
-        for guild_id in guild_ids:
-            guild = discord.Object(int(guild_id))
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-        return synced
+    async def sync_app_commands(self, *, force: bool = False) -> sync.SyncResult:
+        """Register the commands with Discord when they changed since the last sync (or `force`)."""
+        targets = sync.scopes(self.discord_settings.guild_ids)
+        for guild in targets:
+            if guild is not None:
+                self.tree.copy_global_to(guild=guild)
+        payload = sync.tree_payload(self.tree, targets)
+        digest = sync.payload_hash(payload, self.application_id)
+        changed = digest != await self.service.state(sync.STATE_KEY)
+        count = max(len(commands) for commands in payload.values())
+        if not (changed or force):
+            return sync.SyncResult(changed=False, synced=False, commands=count)
+        for guild in targets:
+            await self.tree.sync(guild=guild)
+        await self.service.set_state(sync.STATE_KEY, digest)
+        return sync.SyncResult(changed=changed, synced=True, commands=count)
 
     async def on_ready(self) -> None:
         log.info("ready as %s; in %d servers", self.user, len(self.guilds))
