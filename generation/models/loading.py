@@ -22,7 +22,6 @@ Torch and diffusers are imported inside the functions, so importing this module 
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import json
 import logging
@@ -38,6 +37,7 @@ from .detect import Detection, detect_file, read_ldm_yaml
 from .errors import ModelError, ModelLoadError, UnknownArchitecture
 from .hashing import HashCache, entry_short_hash
 from .loaded import LoadedModel, ModelEntry
+from .memory import free_memory as _free_memory
 
 if TYPE_CHECKING:
     import torch
@@ -544,13 +544,3 @@ def unload_model(model: LoadedModel) -> None:
                 setattr(pipe, name, None)
         del pipe
     _free_memory(model.device)
-
-
-def _free_memory(device: torch.device) -> None:
-    import torch
-
-    gc.collect()
-    if device.type == "cuda" and torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    elif device.type == "mps" and _mps_available():
-        torch.mps.empty_cache()
