@@ -16,6 +16,7 @@ import discord
 from bot import derive, jobs
 from bot.checks import is_admin
 from bot.replies import defer, fail, reply
+from bot.ui.text import describe as describe_problem
 from generation.images.metadata import format_parameters
 from generation.jobs.types import Job, JobStatus
 
@@ -141,7 +142,7 @@ def describe(job: Job) -> str:
     if job.gpu_seconds:
         lines.append(f"GPU time {job.gpu_seconds:.1f} s")
     if job.error:
-        lines.append(f"Error: {job.error}")
+        lines.append(f"Error: {describe_problem(job.error)}")
     body = parameters if len(parameters) < 1500 else parameters[:1499] + "…"
     body = body.replace("```", "'''")
     return "\n".join(lines) + f"\n```\n{body}\n```"

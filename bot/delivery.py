@@ -26,6 +26,7 @@ import discord
 
 from bot import render
 from bot.results import UPLOAD_MARGIN, Upload, progress_view, result_text, result_upload, result_view
+from bot.ui.text import describe
 from generation.jobs.events import JobEvent
 from generation.jobs.types import Job
 
@@ -107,7 +108,7 @@ def status_from(event: JobEvent, previous: Status | None) -> Status | None:
             preview = previous.preview  # keep showing the last preview until a newer one comes
         return Status("running", eta=event.eta, step=event.step, total=event.total, preview=preview)
     if kind in FINAL:
-        return Status(kind, message=event.message, job=event.job)
+        return Status(kind, message=describe(event.problem) if event.problem else None, job=event.job)
     return None
 
 
@@ -206,7 +207,7 @@ class JobMessage:
                 uploads.append(Upload(status.preview, "preview.png", target.spoiler))
             view = progress_view(job.id)
         elif status.kind == "failed":
-            content = render.failed_text(request, user, status.message or job.error)
+            content = render.failed_text(request, user, status.message or (job.error and describe(job.error)))
         else:
             content = render.cancelled_text(request, user)
         await self._send(content, uploads, view, final=status.final)
@@ -214,11 +215,11 @@ class JobMessage:
             await self.bot.service.update_meta(job.id, delivered=True)
 
     async def _deliver_result(self, job: Job) -> None:
-        if not job.images and job.grid_path is None:
+        if not job.images and job.grid_key is None:
             job = await self.bot.service.get_job(job.id) or job  # the event may carry an older row
         target = self.target
         assert target is not None
-        upload = await result_upload(job, target.filesize_limit, target.spoiler)
+        upload = await result_upload(self.bot.service, job, target.filesize_limit, target.spoiler)
         view = result_view(job, self.bot.settings)
         message = await self._send(result_text(job), [upload] if upload else [], view, final=True)
         meta: dict[str, Any] = {"delivered": True}
@@ -378,7 +379,7 @@ class Delivery:
         for job in jobs:
             if not job.meta.get("delivered") and job.id not in self.messages:
                 log.info("job %s ended unannounced before the restart; delivering it now", job.id)
-                self._on_event(JobEvent(job.id, job.status.value, message=job.error, job=job))
+                self._on_event(JobEvent(job.id, job.status.value, problem=job.error, job=job))
 
     async def _listen(self) -> None:
         async for event in self._subscription:

@@ -42,14 +42,14 @@ def image_of(job: Job, index: int) -> JobImage:
 
 def upscale_request(job: Job, index: int, settings: Settings) -> GenerationRequest:
     image = image_of(job, index)
-    return upscale_of(job.request, image.path, image.seed, settings)
+    return upscale_of(job.request, image.key, image.seed, settings)
 
 
 def variation_request(
     job: Job, index: int, settings: Settings, *, strength: float | None = None, count: int | None = None
 ) -> GenerationRequest:
     """img2img of one image of the job: a new grid of variations with new seeds."""
-    return variation_of(job.request, image_of(job, index).path, settings, strength=strength, count=count)
+    return variation_of(job.request, image_of(job, index).key, settings, strength=strength, count=count)
 
 
 def reroll_request(job: Job) -> GenerationRequest:

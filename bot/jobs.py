@@ -13,6 +13,7 @@ import discord
 from bot.checks import role_ids
 from bot.replies import fail
 from bot.safety import banned_word_in, wants_spoiler
+from bot.ui.text import describe
 from generation.jobs.service import SubmitRefused
 from generation.jobs.types import Job, JobOwner
 from generation.requests.prompt import PromptError
@@ -83,8 +84,11 @@ async def submit(
         spoiler = await wants_spoiler(interaction, bot.service, bot.settings.discord)
         meta = interaction_meta(interaction, spoiler=spoiler, depth=depth) | (extra_meta or {})
         job = await bot.service.submit(request, owner_of(interaction), parent_id=parent_id, meta=meta)
-    except (Refused, SubmitRefused) as exc:
+    except Refused as exc:
         await fail(interaction, str(exc))
+        return None
+    except SubmitRefused as exc:
+        await fail(interaction, describe(exc))
         return None
     bot.delivery.track(job, interaction)
     return job

@@ -19,7 +19,9 @@ from bot.checks import is_admin
 from bot.jobs import owner_of
 from bot.replies import defer, fail, reply
 from bot.safety import BANNED_WORDS, SPOILER, normalize_word, server_words
+from bot.ui.text import describe, quota_line
 from generation.jobs.types import JobOwner
+from generation.problems import Problem
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
@@ -63,8 +65,11 @@ class Admin(commands.Cog):
     async def model_switch(self, interaction: discord.Interaction, name: str) -> None:
         try:
             loaded = await self.bot.service.switch_model(name)
-        except Exception as exc:  # ModelSwitchError and ModelNotFound say what went wrong
-            await fail(interaction, f"Could not switch to `{name}`: {exc}")
+        except Exception as exc:  # ModelSwitchError (a Problem) and ModelNotFound say what went wrong
+            await fail(
+                interaction,
+                f"Could not switch to `{name}`: {describe(exc) if isinstance(exc, Problem) else exc}",
+            )
             return
         await reply(interaction, f"The active model is now `{loaded}`.")
 
@@ -85,14 +90,16 @@ class Admin(commands.Cog):
     @quota.command(name="show", description="A user's GPU time today")
     async def quota_show(self, interaction: discord.Interaction, user: discord.User) -> None:
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
-        await reply(interaction, f"{user.mention}: {status.describe(time.time())}")
+        await reply(interaction, f"{user.mention}: {quota_line(status, time.time())}")
 
     @quota.command(name="grant", description="Give a user extra GPU seconds for today")
     @app_commands.describe(seconds="Extra GPU seconds (negative takes some back)")
     async def quota_grant(self, interaction: discord.Interaction, user: discord.User, seconds: float) -> None:
         await self.bot.service.grant_quota(user.id, seconds)
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
-        await reply(interaction, f"Granted {seconds:g} s to {user.mention}. {status.describe(time.time())}")
+        await reply(
+            interaction, f"Granted {seconds:g} s to {user.mention}. {quota_line(status, time.time())}"
+        )
 
     @quota.command(name="set", description="Set a user's daily GPU seconds (leave out to reset)")
     @app_commands.describe(seconds="GPU seconds per day; leave out to go back to the default")
@@ -105,7 +112,7 @@ class Admin(commands.Cog):
         await self.bot.service.set_quota(user.id, seconds)
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
         what = "the default" if seconds is None else f"{seconds:g} s a day"
-        await reply(interaction, f"{user.mention} now has {what}. {status.describe(time.time())}")
+        await reply(interaction, f"{user.mention} now has {what}. {quota_line(status, time.time())}")
 
     # -- /queue -----------------------------------------------------------------------------
 

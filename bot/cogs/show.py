@@ -16,6 +16,7 @@ from bot.jobs import owner_of
 from bot.replies import defer, fail, reply
 from bot.results import result_text, result_upload, result_view
 from bot.safety import wants_spoiler
+from bot.ui.text import describe, quota_line
 from generation.jobs.types import Job, JobStatus
 
 if TYPE_CHECKING:
@@ -49,11 +50,11 @@ class Show(commands.Cog):
         if found.status is not JobStatus.DONE:
             where = self.bot.service.position(found.id)
             state = f"#{where[0]} in the queue" if where else str(found.status)
-            note = f": {found.error}" if found.error else ""
+            note = f": {describe(found.error)}" if found.error else ""
             await reply(interaction, f"Job `{found.id}` is {state}{note}.")
             return
         spoiler = await wants_spoiler(interaction, self.bot.service, self.bot.settings.discord)
-        upload = await result_upload(found, interaction.filesize_limit, spoiler)
+        upload = await result_upload(self.bot.service, found, interaction.filesize_limit, spoiler)
         await reply(
             interaction,
             result_text(found),
@@ -75,7 +76,7 @@ class Show(commands.Cog):
         recent = await service.user_jobs(interaction.user.id, limit=5)
         queue = service.queue()
         lines = [
-            f"**Quota:** {quota.describe(time.time())}",
+            f"**Quota:** {quota_line(quota, time.time())}",
             f"**Model:** `{service.active_model or 'none loaded yet'}`",
             f"**Queue:** {len(queue)} waiting" + (" (paused)" if service.paused else ""),
         ]

@@ -34,7 +34,7 @@ from generation.jobs.service import JobService
 from generation.jobs.types import Job
 from generation.pipelines.engine import Cancelled, CancelToken
 from generation.settings import PathSettings, Settings, load_settings
-from generation.workers.local import PipelineRunner
+from generation.workers.runner import PipelineRunner
 from localcord import LocalDiscord, StoredMessage
 
 RESULT_TIMEOUT = 60.0  # a tiny-model job on a busy 2-core machine
@@ -98,7 +98,7 @@ class FakeRunner(PipelineRunner):
     def unload(self, model: Any) -> None:
         pass
 
-    def generate(self, model, requests, *, on_progress, cancel, want_preview):
+    def generate(self, model, requests, *, sources=(), on_progress, cancel, want_preview):
         from PIL import Image
 
         self.calls.append((time.monotonic(), list(requests)))

@@ -96,7 +96,7 @@ async def test_uploads_fit_a_200_kb_limit(tmp_path):
         )
         message = await env.result(ix)
         job = await env.job_for(message)
-        assert job.grid_path.stat().st_size > limit  # the grid itself would not fit
+        assert len(await env.service.read_artifact(job.grid_key)) > limit  # the grid itself would not fit
         sizes = [f.size for c in env.server.calls for f in c.files]
         assert sizes and max(sizes) <= limit
         with Image.open(io.BytesIO(message.attachments[0].data)) as image:
@@ -222,7 +222,7 @@ async def test_vary_from_a_past_job(env):
     ix = await server.slash("vary", options, user="mod")
     job = await env.job_for(await env.result(ix))
     assert (job.request.mode, job.parent_id, job.request.seed) == (Mode.IMG2IMG, first.id, 7)
-    assert job.request.source_image == str(first.images[1].path)
+    assert job.request.source_image == first.images[1].key
     assert job.request.prompt == "a gold star" and job.request.strength == 0.4
     missing = await server.slash("vary", {"job": "nosuchjob00"})
     assert "no job" in (await missing.wait_followup()).content

@@ -28,14 +28,14 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def make_job(request: GenerationRequest | None = None, *, depth: int = 0, count: int = 4) -> Job:
     request = request or GenerationRequest("a red circle", width=64, height=64, seed=100, count=count)
-    images = tuple(JobImage(i, request.seed + i, Path(f"/tmp/x/{i}.png")) for i in range(request.count))
+    images = tuple(JobImage(i, request.seed + i, f"abcdefgh23/{i}.png") for i in range(request.count))
     return Job(
         id="abcdefgh23",
         owner=JobOwner(11, 22, 33),
         request=request,
         status=JobStatus.DONE,
         created_at=time.time(),
-        grid_path=Path("/tmp/x/grid.png"),
+        grid_key="abcdefgh23/grid.png",
         images=images,
         model_name="tiny",
         meta={"depth": depth},
@@ -79,10 +79,11 @@ def test_derived_requests():
     settings = Settings()
     job = make_job()
     up = derive.upscale_request(job, 2, settings)
-    assert (up.mode, up.source_image, up.seed, up.count) == (Mode.UPSCALE, "/tmp/x/2.png", 102, 1)
+    assert (up.mode, up.source_image, up.seed, up.count) == (Mode.UPSCALE, "abcdefgh23/2.png", 102, 1)
     assert (up.width, up.height) == (64, 64)  # an upscale's size is its source's
     var = derive.variation_request(job, 0, settings)
-    assert (var.mode, var.source_image, var.seed, var.count) == (Mode.IMG2IMG, "/tmp/x/0.png", RANDOM_SEED, 4)
+    assert (var.mode, var.source_image, var.seed) == (Mode.IMG2IMG, "abcdefgh23/0.png", RANDOM_SEED)
+    assert var.count == 4
     assert var.strength == settings.defaults.img2img_strength
     assert derive.reroll_request(job).seed == RANDOM_SEED
     assert derive.reroll_request(job).prompt == job.request.prompt
