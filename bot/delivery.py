@@ -28,7 +28,7 @@ from bot import render
 from bot.results import UPLOAD_MARGIN, Upload, progress_view, result_text, result_upload, result_view
 from bot.ui.text import describe
 from generation.jobs.events import JobEvent
-from generation.jobs.types import Job
+from generation.jobs.types import TERMINAL_EVENTS, Job
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
@@ -39,7 +39,7 @@ TOKEN_LIFETIME = 15 * 60.0
 TOKEN_MARGIN = 20.0  # stop using a token a little early: an edit must not race its expiry
 DEAD_TOKEN_CODES = {10015, 50027}  # Unknown Webhook, Invalid Webhook Token
 INTERACTION_GRACE = 1.0  # seconds a fresh job's message waits for its interaction
-FINAL = frozenset({"done", "failed", "cancelled"})
+FINAL = TERMINAL_EVENTS  # done | failed | cancelled
 REDELIVER_WINDOW = 24 * 3600.0  # on start, post results of jobs that ended this recently unannounced
 
 

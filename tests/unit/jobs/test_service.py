@@ -446,3 +446,61 @@ async def test_switching_to_a_corrupt_checkpoint_keeps_the_old_model(open_schedu
     assert service.active_model == "tiny" and service.loaded_model == "tiny"
     job = await service.wait((await service.submit(request(), ALICE)).id, 60)
     assert job.status is JobStatus.DONE and job.model_name == "tiny"
+
+
+# -- several workers ------------------------------------------------------------------------------
+
+
+async def test_two_workers_share_the_queue_fairly_and_their_etas_count_both(open_scheduler):
+    # 64x64, 2 steps = 1/16 unit; at 40 s a unit (nothing measured yet) a job is 2.5 s of work
+    queue = QueueSettings(per_user=10, batch_size=1, initial_step_seconds=40.0)
+    service, runner = await open_scheduler(workers=2, queue=queue)
+    assert [w.id for w in service.workers()] == ["local-0", "local-1"]
+    events = service.events()
+    await service.pause()
+    jobs = {}
+    for owner, name in [(ALICE, "a1"), (ALICE, "a2"), (ALICE, "a3"), (BOB, "b1"), (BOB, "b2"), (CAROL, "c1")]:
+        jobs[name] = await service.submit(request(name), owner)
+    order = [jobs[n].id for n in ("a1", "b1", "c1", "a2", "b2", "a3")]  # each user's first before any second
+    assert [j.id for j in service.queue()] == order
+    # both workers idle: the first two start at once, the next two after one job, the last two after two
+    waits = [service.position(job_id)[1] for job_id in order]
+    assert waits == pytest.approx([0, 0, 2.5, 2.5, 5, 5])
+
+    runner.gate.clear()  # each worker holds its first job
+    await service.resume()
+    for _ in range(200):
+        if len(service.running()) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert {j.id for j in service.running()} == {jobs["a1"].id, jobs["b1"].id}
+    held = {w.id: w.jobs for w in service.workers()}
+    assert sorted(held.values()) == sorted([(jobs["a1"].id,), (jobs["b1"].id,)])  # one on each worker
+    # four waiting behind two busy workers: the third waits one job longer than the first, not two
+    waiting = [service.position(job_id)[1] for job_id in order[2:]]
+    assert waiting[0] == pytest.approx(waiting[1], abs=0.5) and 1.5 < waiting[0] <= 2.5
+    assert waiting[2] - waiting[0] == pytest.approx(2.5, abs=0.5)
+    assert waiting[3] - waiting[1] == pytest.approx(2.5, abs=0.5)
+
+    assert await service.cancel(jobs["b1"].id)  # a cancel reaches the worker that holds the job
+    assert (await service.wait(jobs["b1"].id, 5)).status is JobStatus.CANCELLED
+    runner.gate.set()
+    finished = await wait_all(service, list(jobs.values()))
+    assert [j.status for j in finished].count(JobStatus.DONE) == 5
+    assert runner.threads >= {"gpu0_0", "gpu1_0"}  # both workers ran pipelines
+    assert all(w.jobs_done >= 1 for w in service.workers())
+    started = []
+    while (event := await events.get(0.2)) is not None:
+        if event.kind is EventKind.STARTED:
+            started.append(event.job_id)
+    assert set(started[:3]) == set(order[:3])  # every user's first job before anyone's second
+    assert set(started) == set(order)
+
+
+async def test_a_model_switch_reaches_every_worker(open_scheduler):
+    service, runner = await open_scheduler(workers=2)
+    assert await service.switch_model("other") == "other"
+    assert service.pool.loaded_models() == {"local-0": "other", "local-1": "other"}
+    assert service.loaded_model == "other" and runner.checks == 2
+    job = await service.wait((await service.submit(request(), ALICE)).id, 5)
+    assert job.status is JobStatus.DONE and job.model_name == "other"
