@@ -507,7 +507,12 @@ class JobService:
         if batch is None:
             return
         flight.submitted = True
-        await self.pool.submit(worker.id, batch)
+        try:
+            await self.pool.submit(worker.id, batch)
+        except Exception:  # a bug: the jobs must not hang, and the other workers go on
+            log.exception("could not hand batch %s to worker %s", batch.id, worker.id)
+            for job_id in batch.job_ids:
+                await self._failed(job_id, Problem(WorkerProblem.INTERNAL))
 
     async def _batch_of(self, flight: _Flight, jobs: list[Job]) -> Batch | None:
         """The batch to send: the jobs with their source images as bytes (workers read no files).
