@@ -204,7 +204,7 @@ class LocalWorker:
         elif self._switching:
             state = WorkerState.LOADING
         else:
-            state = WorkerState.IDLE if not self._stopping else WorkerState.BUSY
+            state = WorkerState.BUSY if self._stopping else WorkerState.IDLE  # stopping: takes nothing more
         return WorkerInfo(
             id=self.id,
             node=self.node,
