@@ -90,9 +90,10 @@ async def direct(scratch: Path, models_dir: Path, model: str, jobs: int, steps: 
     """Wall, GPU and process CPU seconds of N jobs submitted to the service itself."""
     from generation.jobs.service import JobService
     from generation.jobs.types import JobOwner
+    from generation.workers.pools import build_pool
 
     settings = bench_settings(scratch, models_dir, model, steps)
-    async with await JobService.open(settings) as service:
+    async with await JobService.open(settings, pool=build_pool(settings)) as service:
         await service.start()
         await warm_up(service, JobOwner(1))
         start, cpu = time.perf_counter(), time.process_time()
@@ -117,13 +118,14 @@ async def through_discord(
     from bot.app import ImagineBot
     from generation.jobs.service import JobService
     from generation.jobs.types import JobOwner
+    from generation.workers.pools import build_pool
     from localcord import LocalDiscord, running
 
     # Discord sends no message events to a bot without the message intents; neither does this one.
     async with LocalDiscord(message_events=False) as server:
         settings = bench_settings(scratch, models_dir, model, steps)
         users = [server.add_user(f"user{i}", guild=server.guild) for i in range(max(jobs, 8))]
-        async with await JobService.open(settings) as service:
+        async with await JobService.open(settings, pool=build_pool(settings)) as service:
             bot = ImagineBot(settings, bench_discord_settings(settings, server, previews), service)
             async with running(bot, server, timeout=60):
                 await warm_up(service, JobOwner(1))

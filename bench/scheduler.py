@@ -1,4 +1,4 @@
-"""Benchmark of the scheduler on the tiny model (CPU): batching gain and overhead.
+"""Benchmark of the job service on the tiny model (CPU): batching gain and overhead.
 
     python -m bench scheduler [--jobs 8] [--size 128] [--steps 10] [--repeats 3]
 
@@ -69,6 +69,7 @@ async def run(args: argparse.Namespace) -> int:
     from generation.pipelines.engine import generate
     from generation.requests.request import GenerationRequest
     from generation.settings import ModelSettings, PathSettings, QueueSettings, QuotaSettings, Settings
+    from generation.workers.pools import build_pool
 
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="bench-scheduler-"))
@@ -103,8 +104,9 @@ async def run(args: argparse.Namespace) -> int:
 
     direct_model = load_model(ModelRegistry(models_dir).get("tiny"), model_settings)
     direct_out = tmp / "direct"
-    batched = await JobService.open(settings("batched", args.batch_size))
-    single = await JobService.open(settings("single", 1))
+    batched_settings, single_settings = settings("batched", args.batch_size), settings("single", 1)
+    batched = await JobService.open(batched_settings, pool=build_pool(batched_settings))
+    single = await JobService.open(single_settings, pool=build_pool(single_settings))
     for scheduler in (batched, single):
         await scheduler.start()
         warm = await scheduler.submit(requests[0], owners[0])  # loads the model, warms the pipeline
@@ -214,57 +216,18 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class NoopRunner:
-    """A runner whose pipeline and saving take no time: what is left is the scheduler's own work."""
-
-    def __init__(self, folder: Path) -> None:
-        from generation.pipelines.engine import CancelToken
-
-        self.folder = folder
-        self.cancel_token = CancelToken
-
-    def model_names(self) -> list[str]:
-        return ["tiny"]
-
-    def load(self, name):
-        return name
-
-    def check(self, model) -> None:
-        pass
-
-    def generate(self, model, requests, *, on_progress, cancel, want_preview):
-        if on_progress is not None:
-            for step in range(1, requests[0].steps + 1):
-                on_progress(step, requests[0].steps, ())
-        return [[None] * r.count for r in requests]
-
-    def unload(self, model) -> None:
-        pass
-
-    def model_hash(self, model):
-        return None
-
-    def save(self, job_id, request, images, model_name, model_hash):
-        from generation.workers.local import Saved
-
-        return Saved(None, [self.folder / f"{job_id}-{i}.png" for i in range(len(images))], request.seeds)
-
-    def is_out_of_memory(self, exc) -> bool:
-        return False
-
-    def free_memory(self) -> None:
-        pass
-
-
 async def bookkeeping_per_job(settings, request, n: int) -> float:
     """Seconds of scheduler work per job (submit, queue, events, database, quota rows), no pipeline."""
     from generation.jobs.service import JobService
     from generation.jobs.types import JobOwner
     from generation.settings import QueueSettings
+    from generation.workers.fakes import FakeRunner, MemoryArtifacts
 
+    # a pipeline, encoding and storage that take no time: what is left is the service's own work
     scheduler = await JobService.open(
         settings.replace(queue=QueueSettings(per_user=n, total=n)),
-        runner=NoopRunner(settings.paths.outputs_dir),
+        runner=FakeRunner(models=["tiny"], noop=True),
+        artifacts=MemoryArtifacts(),
     )
     await scheduler.start()
     events = scheduler.events()  # one subscriber to every job, like the bot

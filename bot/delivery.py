@@ -30,7 +30,7 @@ from bot.ui import text
 from bot.ui.uploads import UPLOAD_MARGIN, Upload, result_upload
 from bot.ui.views import progress_view, result_view
 from generation.jobs.events import JobEvent
-from generation.jobs.types import Job
+from generation.jobs.types import TERMINAL_EVENTS, Job
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 DEAD_TOKEN_CODES = {10015, 50027}  # Unknown Webhook, Invalid Webhook Token
 INTERACTION_GRACE = 1.0  # seconds a fresh job's message waits for its interaction
-FINAL = frozenset({"done", "failed", "cancelled"})
+FINAL = TERMINAL_EVENTS  # done | failed | cancelled
 REDELIVER_WINDOW = 24 * 3600.0  # on start, post results of jobs that ended this recently unannounced
 
 
@@ -71,7 +71,7 @@ def status_from(event: JobEvent, previous: Status | None) -> Status | None:
             preview = previous.preview  # keep showing the last preview until a newer one comes
         return Status("running", eta=event.eta, step=event.step, total=event.total, preview=preview)
     if kind in FINAL:
-        return Status(kind, message=event.message, job=event.job)
+        return Status(kind, message=text.describe(event.problem) if event.problem else None, job=event.job)
     return None
 
 
@@ -171,7 +171,8 @@ class JobMessage:
                 uploads.append(Upload(status.preview, "preview.png", target.spoiler))
             view = progress_view(job.id)
         elif status.kind == "failed":
-            content = text.failed_text(request, user, status.message or job.error)
+            reason = status.message or (text.describe(job.error) if job.error else None)
+            content = text.failed_text(request, user, reason)
         else:
             content = text.cancelled_text(request, user)
         await self._send(content, uploads, view, final=status.final)
@@ -179,11 +180,11 @@ class JobMessage:
             await self._record(delivered=True)
 
     async def _deliver_result(self, job: Job) -> None:
-        if not job.images and job.grid_path is None:
+        if not job.images and job.grid_key is None:
             job = await self.bot.service.get_job(job.id) or job  # the event may carry an older row
         target = self.target
         assert target is not None
-        upload = await result_upload(job, target.filesize_limit, target.spoiler)
+        upload = await result_upload(self.bot.service, job, target.filesize_limit, target.spoiler)
         view = result_view(job, self.bot.discord_settings)
         message = await self._send(text.result_text(job), [upload] if upload else [], view, final=True)
         if message is None:
@@ -348,7 +349,7 @@ class Delivery:
         for job in jobs:
             if not DeliveryMeta.from_dict(job.meta).delivered and job.id not in self.messages:
                 log.info("job %s ended unannounced before the restart; delivering it now", job.id)
-                self._on_event(JobEvent(job.id, job.status.value, message=job.error, job=job))
+                self._on_event(JobEvent(job.id, job.status.value, problem=job.error, job=job))
 
     async def _listen(self) -> None:
         async for event in self._subscription:

@@ -24,6 +24,7 @@ from bot.settings import DiscordSettings
 from generation.cli.standin import TINY_MODEL_NAME, tiny_stand_in
 from generation.jobs.service import JobService
 from generation.settings import PathSettings, Settings, load_settings
+from generation.workers.pools import build_pool
 
 PROMPT = "a red circle on a blue background"
 RESULT_TIMEOUT = 600.0  # a first job on a CPU loads the model too
@@ -174,7 +175,7 @@ async def run_demo(
         async with LocalDiscord() as server:
             settings = demo_settings(settings, scratch, models_dir, model_name, steps)
             discord_settings = demo_discord_settings(settings, server)
-            service = await JobService.open(settings)
+            service = await JobService.open(settings, pool=build_pool(settings))
             transcript = Transcript(out, server)
             try:
                 bot = ImagineBot(settings, discord_settings, service)

@@ -71,8 +71,11 @@ async def submit(
         job = await bot.service.submit(
             request, owner_of(interaction), parent_id=parent_id, meta=meta.to_dict()
         )
-    except (Refused, SubmitRefused) as exc:
+    except Refused as exc:
         await fail(interaction, str(exc))
+        return None
+    except SubmitRefused as exc:
+        await fail(interaction, text.describe(exc))
         return None
     bot.delivery.track(job, interaction)
     return job

@@ -92,14 +92,16 @@ class Admin(commands.Cog):
     @quota.command(name="show", description="A user's GPU time today")
     async def quota_show(self, interaction: discord.Interaction, user: discord.User) -> None:
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
-        await reply(interaction, text.quota_of(user.mention, status.describe(time.time())))
+        await reply(interaction, text.quota_of(user.mention, text.quota_line(status, time.time())))
 
     @quota.command(name="grant", description="Give a user extra GPU seconds for today")
     @app_commands.describe(seconds="Extra GPU seconds (negative takes some back)")
     async def quota_grant(self, interaction: discord.Interaction, user: discord.User, seconds: float) -> None:
         await self.bot.service.grant_quota(user.id, seconds)
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
-        await reply(interaction, text.quota_granted(seconds, user.mention, status.describe(time.time())))
+        await reply(
+            interaction, text.quota_granted(seconds, user.mention, text.quota_line(status, time.time()))
+        )
 
     @quota.command(name="set", description="Set a user's daily GPU seconds (leave out to reset)")
     @app_commands.describe(seconds="GPU seconds per day; leave out to go back to the default")
@@ -111,7 +113,7 @@ class Admin(commands.Cog):
     ) -> None:
         await self.bot.service.set_quota(user.id, seconds)
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
-        await reply(interaction, text.quota_set(seconds, user.mention, status.describe(time.time())))
+        await reply(interaction, text.quota_set(seconds, user.mention, text.quota_line(status, time.time())))
 
     # -- /queue -----------------------------------------------------------------------------
 

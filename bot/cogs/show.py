@@ -48,7 +48,7 @@ class Show(commands.Cog):
             await reply(interaction, text.job_not_done(found, where[0] if where else None))
             return
         spoiler = await wants_spoiler(interaction, self.bot.service, self.bot.discord_settings)
-        upload = await result_upload(found, interaction.filesize_limit, spoiler)
+        upload = await result_upload(self.bot.service, found, interaction.filesize_limit, spoiler)
         await reply(
             interaction,
             text.result_text(found),
@@ -71,7 +71,12 @@ class Show(commands.Cog):
         queue = service.queue()
         mine = [(i + 1, j) for i, j in enumerate(queue) if j.owner.user_id == interaction.user.id]
         answer = text.info(
-            quota.describe(time.time()), service.active_model, len(queue), service.paused, mine, recent
+            text.quota_line(quota, time.time()),
+            service.active_model,
+            len(queue),
+            service.paused,
+            mine,
+            recent,
         )
         await reply(interaction, answer)
 

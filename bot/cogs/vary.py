@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
@@ -37,8 +36,8 @@ class UploadError(ValueError):
     """The attachment is not an image we can use; the message is for the user."""
 
 
-def save_upload(data: bytes, path: Path) -> tuple[int, int]:
-    """Decode the upload and store it as an RGB PNG; returns its size. Runs in a thread."""
+def png_of_upload(data: bytes) -> tuple[bytes, tuple[int, int]]:
+    """Decode the upload and encode it as an RGB PNG; returns the PNG and its size. Runs in a thread."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -48,20 +47,18 @@ def save_upload(data: bytes, path: Path) -> tuple[int, int]:
             image = image.convert("RGB")
     except (UnidentifiedImageError, OSError) as exc:
         raise UploadError(text.UPLOAD_UNREADABLE) from exc
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG")
-    return image.size
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue(), image.size
 
 
 def upload_request(
-    prompt: str, source: Path, size: tuple[int, int], strength: float, settings: Settings
+    prompt: str, source: str, size: tuple[int, int], strength: float, settings: Settings
 ) -> GenerationRequest:
     request = parse_prompt(prompt, settings.defaults)
     width, height = fit_size(*size, settings)
     return with_enough_steps(
-        request.replace(
-            mode=Mode.IMG2IMG, source_image=str(source), width=width, height=height, strength=strength
-        )
+        request.replace(mode=Mode.IMG2IMG, source_image=source, width=width, height=height, strength=strength)
     )
 
 
@@ -113,9 +110,9 @@ class Vary(commands.Cog):
             data = await image.read()
         except discord.HTTPException as exc:
             raise UploadError(text.UPLOAD_NOT_DOWNLOADED) from exc
-        path = self.bot.settings.paths.outputs_dir / "uploads" / f"{interaction.id}.png"
-        size = await asyncio.to_thread(save_upload, data, path)
-        return upload_request(prompt, path, size, strength, self.bot.settings)
+        png, size = await asyncio.to_thread(png_of_upload, data)
+        key = await self.bot.service.put_upload(png)  # the service stores it; the job gets its key
+        return upload_request(prompt, key, size, strength, self.bot.settings)
 
     async def from_job(
         self, interaction: discord.Interaction, job_id: str, index: int, prompt: str | None, strength: float

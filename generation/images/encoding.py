@@ -47,7 +47,7 @@ def _encode(
 
 
 def encode_under_limit(
-    path_or_image: str | os.PathLike[str] | Image.Image, max_bytes: int, *, name: str = "image"
+    path_or_image: str | os.PathLike[str] | bytes | Image.Image, max_bytes: int, *, name: str = "image"
 ) -> EncodedImage:
     """Bytes to upload that fit in `max_bytes`, never touching the file on disk.
 
@@ -64,7 +64,7 @@ def encode_under_limit(
         if len(data) <= max_bytes:
             return EncodedImage(data, f"{name}.png", "PNG")
     else:
-        data = Path(path_or_image).read_bytes()
+        data = path_or_image if isinstance(path_or_image, bytes) else Path(path_or_image).read_bytes()
         try:
             with Image.open(io.BytesIO(data)) as opened:
                 fmt = opened.format or ""
@@ -74,7 +74,8 @@ def encode_under_limit(
                 parameters = image_parameters(opened)
                 image = opened.copy()
         except UnidentifiedImageError:
-            raise ValueError(f"{path_or_image} is not an image") from None
+            what = "the data" if isinstance(path_or_image, bytes) else path_or_image
+            raise ValueError(f"{what} is not an image") from None
         if fmt not in _EXTENSIONS:
             data = _encode(image, "PNG", parameters=parameters)
             if len(data) <= max_bytes:

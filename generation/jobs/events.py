@@ -13,31 +13,13 @@ import asyncio
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
-if TYPE_CHECKING:
-    from generation.jobs.types import Job
+from generation.jobs.types import EventKind, JobEvent
 
-TERMINAL = frozenset({"done", "failed", "cancelled"})
-DROPPABLE = frozenset({"progress", "position"})
+__all__ = ["DROPPABLE", "EventHub", "JobEvent", "Subscription"]
 
-
-@dataclass(frozen=True)
-class JobEvent:
-    job_id: str
-    kind: str  # queued | resumed | position | started | progress | done | failed | cancelled
-    position: int | None = None  # 1 = next
-    eta: float | None = None  # seconds until it starts (queued) or ends (running)
-    step: int | None = None
-    total: int | None = None
-    preview: bytes | None = None  # PNG bytes of a small preview
-    message: str | None = None  # failure text a user can act on
-    job: Job | None = None  # the job's row at started/done/failed/cancelled (and queued/resumed)
-
-    @property
-    def terminal(self) -> bool:
-        return self.kind in TERMINAL
+DROPPABLE = frozenset({EventKind.PROGRESS, EventKind.POSITION})
 
 
 class Subscription:
@@ -165,9 +147,6 @@ class EventHub:
 
     def wants_previews(self, job_ids: set[str]) -> bool:
         return any(sub.previews and (sub.job_id is None or sub.job_id in job_ids) for sub in list(self._subs))
-
-    def has_subscribers(self, job_id: str) -> bool:
-        return any(sub.job_id is None or sub.job_id == job_id for sub in list(self._subs))
 
     def close(self) -> None:
         self._closed = True

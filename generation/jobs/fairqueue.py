@@ -20,18 +20,15 @@ model.
 from __future__ import annotations
 
 import heapq
-import math
 from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
+from generation.jobs.estimates import estimate_units, image_count
 from generation.requests.request import GenerationRequest, Mode
 
 PRIORITY = 0  # owners with a priority role
 NORMAL = 1
-
-REFERENCE_PIXELS = 512 * 512
-DECODE_UNITS = 2.0  # one image's text encode + VAE decode, in step units
 
 
 @dataclass
@@ -62,30 +59,6 @@ class QueueItem:
             units=estimate_units(request),
             batchable=request.mode is Mode.TXT2IMG,
         )
-
-
-def image_count(request: GenerationRequest) -> int:
-    return 1 if request.mode is Mode.UPSCALE else max(1, request.count)
-
-
-def estimate_units(request: GenerationRequest) -> float:
-    """Work of a request in "512x512 image steps" (denoising steps plus decode), for ETAs and quotas."""
-    pixels = request.width * request.height / REFERENCE_PIXELS
-    images = image_count(request)
-    if request.mode is Mode.UPSCALE:
-        factor = max(1.0, request.upscale_factor) ** 2
-        steps = max(1, math.ceil(request.steps * request.strength))
-        return (steps + DECODE_UNITS) * pixels * factor
-    if request.mode is Mode.IMG2IMG:
-        steps = max(1, math.ceil(request.steps * request.strength))
-    else:
-        steps = request.steps
-    units = (steps + DECODE_UNITS) * pixels
-    if request.hires is not None:
-        scale = request.hires.scale**2
-        hires_steps = max(1, math.ceil((request.hires.steps or request.steps) * request.hires.strength))
-        units += (hires_steps + DECODE_UNITS) * pixels * scale
-    return units * images
 
 
 @dataclass
@@ -263,42 +236,3 @@ class FairQueue:
         if len(self._last_tag) > 4096:
             for key in [k for k, t in self._last_tag.items() if t <= self._vtime.get(k[0], 0)]:
                 del self._last_tag[key]
-
-
-class RateEstimator:
-    """Seconds per work unit over the last `window` measured batches (a plain mean of rates,
-    weighted by work), with a default until something was measured."""
-
-    def __init__(self, window: int = 20, default: float = 0.1) -> None:
-        self.window = max(1, window)
-        self.default = default
-        self._samples: deque[tuple[float, float]] = deque(maxlen=self.window)
-
-    def add(self, seconds: float, units: float) -> None:
-        if seconds > 0 and units > 0:
-            self._samples.append((seconds, units))
-
-    @property
-    def measured(self) -> bool:
-        return bool(self._samples)
-
-    @property
-    def rate(self) -> float:
-        if not self._samples:
-            return self.default
-        seconds = sum(s for s, _ in self._samples)
-        units = sum(u for _, u in self._samples)
-        return seconds / units
-
-    def seconds(self, units: float) -> float:
-        return units * self.rate
-
-
-def etas(order: list[QueueItem], rate: float, busy_for: float = 0.0) -> dict[str, float]:
-    """Seconds until each waiting job starts: the running work's remainder plus the jobs ahead."""
-    result = {}
-    t = busy_for
-    for item in order:
-        result[item.job_id] = t
-        t += item.units * rate
-    return result

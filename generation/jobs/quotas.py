@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from generation.jobs.problems import Refusal, SubmitRefused
 from generation.settings import QuotaSettings
 
 UNLIMITED = math.inf
@@ -41,18 +42,6 @@ class QuotaStatus:
     def remaining(self) -> float:
         return max(0.0, self.limit - self.used - self.reserved)
 
-    def resets_in(self, now: float) -> str:
-        return describe_reset(now, self.resets_at)
-
-    def describe(self, now: float) -> str:
-        if self.unlimited:
-            return f"Unlimited GPU time ({self.used:.0f} s used today)."
-        return (
-            f"{self.used:.0f} s of {self.limit:.0f} s GPU time used today"
-            + (f", {self.reserved:.0f} s held by waiting jobs" if self.reserved >= 0.5 else "")
-            + f"; {self.remaining:.0f} s left. Resets {describe_reset(now, self.resets_at)}."
-        )
-
 
 def day_key(now: float, reset_hour_utc: int = 0) -> str:
     """The quota day `now` falls in, as YYYY-MM-DD (days start at `reset_hour_utc`)."""
@@ -66,21 +55,6 @@ def next_reset(now: float, reset_hour_utc: int = 0) -> float:
     if reset <= moment:
         reset += dt.timedelta(days=1)
     return reset.timestamp()
-
-
-def describe_reset(now: float, resets_at: float) -> str:
-    """ "in 3 h 12 min (00:00 UTC)" """
-    seconds = max(0, math.ceil(resets_at - now))
-    hours, rest = divmod(seconds, 3600)
-    minutes = math.ceil(rest / 60) if hours == 0 else rest // 60
-    when = dt.datetime.fromtimestamp(resets_at, dt.UTC).strftime("%H:%M UTC")
-    if hours and minutes:
-        span = f"{hours} h {minutes} min"
-    elif hours:
-        span = f"{hours} h"
-    else:
-        span = f"{max(1, minutes)} min"
-    return f"in {span} ({when})"
 
 
 def base_budget(
@@ -123,16 +97,18 @@ def status(
     )
 
 
-def refusal(quota: QuotaStatus, estimate: float, now: float) -> str | None:
-    """None when a job estimated at `estimate` seconds fits; else the message for the user."""
+def refusal(quota: QuotaStatus, estimate: float, now: float) -> SubmitRefused | None:
+    """None when a job estimated at `estimate` seconds fits; else the refusal, with its numbers."""
     if quota.unlimited or quota.used + quota.reserved + estimate <= quota.limit + 1e-9:
         return None
-    held = f" ({quota.reserved:.0f} s held by your waiting jobs)" if quota.reserved >= 0.5 else ""
-    return (
-        f"This needs about {max(1, math.ceil(estimate))} s of GPU time, but you have "
-        f"{quota.remaining:.0f} s left of your {quota.limit:.0f} s daily budget{held}. "
-        f"Your budget resets {describe_reset(now, quota.resets_at)}; "
-        "fewer images, fewer steps or a smaller size need less."
+    return SubmitRefused(
+        Refusal.QUOTA_EXCEEDED,
+        needed=max(1, math.ceil(estimate)),
+        remaining=quota.remaining,
+        limit=quota.limit,
+        reserved=quota.reserved,
+        resets_at=quota.resets_at,
+        resets_in=max(0, math.ceil(quota.resets_at - now)),
     )
 
 

@@ -1,13 +1,17 @@
-"""The scheduler: the async API the Discord front end drives.
+"""The job service: the async API the Discord front end drives.
 
-Jobs are rows in SQLite (generation.store), committed before `submit` returns, so an accepted job
-is never lost; at `start` jobs left queued or running by an earlier process are queued again
-(running ones restart from scratch) and announced as `resumed` events. Waiting jobs are served
-from a fair per-user queue (generation.fairqueue) by one GPU worker (generation.worker) that
-batches compatible text-to-image jobs. GPU time is budgeted per user per day (generation.quotas):
-an estimate is reserved at submit, the measured time charged once when the job is done.
+Jobs are rows in the store (generation.jobs.store), committed before `submit` returns, so an
+accepted job is never lost; at `start` jobs left queued or running by an earlier process are
+queued again (running ones restart from scratch) and announced as `resumed` events. Waiting jobs
+are served from a fair per-user queue (generation.jobs.fairqueue) by the workers of a `WorkerPool`
+(generation.workers.protocol): whenever a worker is free it gets the next batch for the model it
+has loaded, so with N workers N batches run side by side. The pool reports back; results come as
+PNG bytes, which the service stores through an `ArtifactStore` (generation.jobs.artifacts) and
+front ends read back with `read_artifact`. GPU time is budgeted per user per day
+(generation.jobs.quotas): an estimate is reserved at submit, the measured time charged once when
+the job is done. Refusals and failures are Problems (generation.problems) for a front end to word.
 
-Torch-free at import time: the worker's default runner imports the model code lazily.
+Torch-free at import time: the default pool and its runner are imported when `open` builds them.
 """
 
 from __future__ import annotations
@@ -16,18 +20,37 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from generation.jobs import quotas
-from generation.jobs.events import EventHub, JobEvent, Subscription
-from generation.jobs.fairqueue import NORMAL, PRIORITY, FairQueue, QueueItem, RateEstimator, estimate_units
-from generation.jobs.fairqueue import etas as _etas
+from generation.jobs.artifacts import ArtifactStore, LocalArtifacts, grid_key, image_key, upload_key
+from generation.jobs.estimates import RateEstimator, estimate_units, etas
+from generation.jobs.events import EventHub, Subscription
+from generation.jobs.fairqueue import NORMAL, PRIORITY, FairQueue, QueueItem
+from generation.jobs.problems import Refusal, SubmitRefused
 from generation.jobs.quotas import QuotaStatus
+from generation.jobs.store.base import Store
 from generation.jobs.store.sqlite import SQLiteStore
-from generation.jobs.types import Job, JobImage, JobOwner, JobStatus, new_job_id
-from generation.requests.request import GenerationRequest
+from generation.jobs.types import EventKind, Job, JobEvent, JobImage, JobOwner, JobStatus, new_job_id
+from generation.problems import Problem
+from generation.requests.request import GenerationRequest, Mode
 from generation.settings import Settings
-from generation.workers.local import ModelSwitchError, PipelineRunner, Runner, Saved, Worker
+from generation.workers.protocol import (
+    Batch,
+    BatchJob,
+    BatchProgress,
+    BatchStarted,
+    CallMeasured,
+    JobFailed,
+    JobResult,
+    ModelSwitchError,
+    WorkerInfo,
+    WorkerPool,
+    WorkerProblem,
+    detail_of,
+)
 
 __all__ = [
     "Job",
@@ -47,26 +70,35 @@ ACTIVE_MODEL_KEY = "active_model"
 PAUSED_KEY = "paused"  # an admin's pause outlasts a restart
 
 
-class SubmitRefused(Exception):
-    """The job was not accepted; str(exc) is the message for the user."""
+@dataclass
+class _Flight:
+    """A batch handed to a worker (or about to be), until each of its jobs has an outcome."""
+
+    id: str
+    worker_id: str
+    model: str
+    jobs: list[str]  # in batch order
+    estimate: float  # seconds
+    started: float = field(default_factory=time.monotonic)
+    open: set[str] = field(default_factory=set)  # jobs without an outcome yet
+    submitted: bool = False
+    progress: tuple[int, int] | None = None  # step, total of the latest report
 
 
 class JobService:
-    def __init__(self, settings: Settings, store: SQLiteStore, runner: Runner) -> None:
+    def __init__(self, settings: Settings, store: Store, pool: WorkerPool, artifacts: ArtifactStore) -> None:
         self.settings = settings
         self.store = store
-        self.runner = runner
-        self.worker = Worker(runner)
+        self.pool = pool
+        self.artifacts = artifacts
         self.hub = EventHub()
         self.fair = FairQueue()
         self.rates = RateEstimator(settings.queue.eta_window, settings.queue.initial_step_seconds)
         self.active_model: str | None = settings.models.default or None
         self._jobs: dict[str, Job] = {}  # queued and running, by id
         self._items: dict[str, QueueItem] = {}
-        self._running: list[Job] = []  # the batch the worker holds
-        self._run_started = 0.0  # monotonic
-        self._run_estimate = 0.0  # seconds
-        self._progress: tuple[int, int, float] | None = None  # step, total, monotonic time of step 1
+        self._flights: dict[str, _Flight] = {}  # by batch id
+        self._flight_of: dict[str, str] = {}  # job id -> batch id
         self._positions: dict[str, int] = {}  # last position pushed per waiting job
         self._wake = asyncio.Event()
         self._submit_lock = asyncio.Lock()
@@ -78,54 +110,68 @@ class JobService:
     # -- life cycle ---------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, settings: Settings, *, runner: Runner | None = None) -> JobService:
-        """Open (and migrate) the database; nothing runs until `start`."""
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        runner: Any = None,
+        pool: WorkerPool | None = None,
+        artifacts: ArtifactStore | None = None,
+    ) -> JobService:
+        """Open (and migrate) the database; nothing runs until `start`. The workers are `pool`
+        (built by `generation.workers.pools.build_pool`), or one local worker running `runner` (tests,
+        benchmarks); results go to `artifacts` (default: files in `paths.outputs_dir`)."""
+        if (pool is None) == (runner is None):
+            raise ValueError("give a runner or a pool, one of them")
+        if pool is None:
+            from generation.workers.local import LocalWorkerPool
+
+            pool = LocalWorkerPool(runner, device=settings.models.device)
         store = await SQLiteStore.open(settings.paths.database)
-        scheduler = cls(settings, store, runner or PipelineRunner(settings))
-        scheduler.active_model = await store.state(ACTIVE_MODEL_KEY, scheduler.active_model)
-        scheduler._paused = bool(await store.state(PAUSED_KEY, False))
+        service = cls(settings, store, pool, artifacts or LocalArtifacts(settings.paths.outputs_dir))
+        service.active_model = await store.state(ACTIVE_MODEL_KEY, service.active_model)
+        service._paused = bool(await store.state(PAUSED_KEY, False))
         for request, seconds in await store.recent_done(settings.queue.eta_window):
-            scheduler.rates.add(seconds, estimate_units(request))
-        return scheduler
+            service.rates.add(seconds, estimate_units(request))
+        return service
 
     async def start(self) -> None:
-        """Queue again the jobs an earlier process left unfinished, then start the GPU loop."""
+        """Queue again the jobs an earlier process left unfinished, then start serving them."""
         if self._started:
             return
         self._started = True
+        await self.pool.start(_Reports(self))
         resumed = await self.store.requeue_unfinished()
         for job in resumed:
             self._enqueue(job)
-        etas = self._etas()
+        waits = self._etas()
         for i, job in enumerate(self.queue(), 1):
             self._positions[job.id] = i
         for job in resumed:
             self.hub.publish(
                 JobEvent(
-                    job.id, "resumed", position=self._positions.get(job.id), eta=etas.get(job.id), job=job
+                    job.id,
+                    EventKind.RESUMED,
+                    position=self._positions.get(job.id),
+                    eta=waits.get(job.id),
+                    job=job,
                 )
             )
-        self._task = asyncio.create_task(self._serve(), name="scheduler-gpu-loop")
-
-    async def _serve(self) -> None:
-        try:
-            await self.worker.serve(self)
-        except Exception:  # pragma: no cover - the worker catches job errors itself
-            log.exception("the GPU loop stopped")
-            raise
+        self._task = asyncio.create_task(self._serve(), name="job-service-dispatch")
 
     async def close(self) -> None:
-        """Stop the GPU loop (a running batch is interrupted and resumes at the next start)."""
+        """Stop the workers (running batches are interrupted and resume at the next start)."""
         if self._closing:
             return
         self._closing = True
         self._wake.set()
-        await self.worker.stop()
+        if self._started:
+            await self.pool.stop()
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, 60)
             except Exception:
-                log.exception("the GPU loop did not stop cleanly")
+                log.exception("the dispatch loop did not stop cleanly")
         self.hub.close()
         await self.store.close()
 
@@ -146,22 +192,21 @@ class JobService:
         meta: dict[str, Any] | None = None,
     ) -> Job:
         """Validate, check the limits and the quota, write the job and queue it.
-        Raises SubmitRefused with a message for the user."""
+        Raises SubmitRefused (a Problem: a code and its fields)."""
         if self._closing:
-            raise SubmitRefused("The bot is restarting; try again in a minute.")
+            raise SubmitRefused(Refusal.CLOSING)
         from generation.requests.validation import ValidationError, validate
 
         try:
             request = validate(request, self.settings)
         except ValidationError as exc:
-            raise SubmitRefused(str(exc)) from exc  # the Problem, for front ends to word
+            raise SubmitRefused(exc.code, **exc.fields) from exc  # the request's own problem
         model = request.model or self.active_model
         if model is None:
-            raise SubmitRefused("No model is set up yet; ask an admin to add one.")
+            raise SubmitRefused(Refusal.NO_MODEL)
         names = self._model_names_or_none()
         if names is not None and model not in names:
-            listed = ", ".join(names) or "none"
-            raise SubmitRefused(f"There is no model called {model}; the models are: {listed}.")
+            raise SubmitRefused(Refusal.UNKNOWN_MODEL, model=model, names=names)
         request = request.resolve_seed().replace(model=model)
         roles = {str(r) for r in owner.role_ids}
         priority = PRIORITY if roles & set(self.settings.queue.priority_roles) else NORMAL
@@ -171,24 +216,23 @@ class JobService:
             limits = self.settings.queue
             waiting = [self._jobs[i.job_id] for i in self.fair.user_jobs(owner.user_id)]
             if len(waiting) >= limits.per_user:
-                listed = "; ".join(f"`{j.id}` “{_clip(j.request.prompt)}”" for j in waiting)
                 raise SubmitRefused(
-                    f"You already have {len(waiting)} jobs waiting, the most one person can have queued "
-                    f"(the limit is {limits.per_user}): {listed}. Wait for one to start, or cancel one."
+                    Refusal.TOO_MANY_WAITING,
+                    count=len(waiting),
+                    limit=limits.per_user,
+                    waiting=[{"id": j.id, "prompt": j.request.prompt} for j in waiting],
                 )
             if len(self.fair) >= limits.total:
                 first = min(self._etas().values(), default=0.0)
                 raise SubmitRefused(
-                    f"The queue is full: {len(self.fair)} jobs are waiting, the most it holds "
-                    f"(the limit is {limits.total}). Try again in a few minutes"
-                    + (f" (the next job should start in about {_duration(first)})." if first > 0 else ".")
+                    Refusal.QUEUE_FULL, count=len(self.fair), limit=limits.total, next_start=first
                 )
             now = time.time()
             estimate = self.rates.seconds(item.units)
             quota = await self._quota(owner, now)
             refusal = quotas.refusal(quota, estimate, now)
             if refusal is not None:
-                raise SubmitRefused(refusal)
+                raise refusal
             job = Job(
                 id=new_job_id(),
                 owner=owner,
@@ -205,7 +249,7 @@ class JobService:
         where = self.position(job.id)
         self._positions[job.id] = where[0] if where else 0
         self.hub.publish(
-            JobEvent(job.id, "queued", position=where and where[0], eta=where and where[1], job=job)
+            JobEvent(job.id, EventKind.QUEUED, position=where and where[0], eta=where and where[1], job=job)
         )
         self._push_positions()
         self._wake.set()
@@ -217,6 +261,16 @@ class JobService:
         self._jobs[job.id] = job
         self._items[job.id] = item
         self.fair.push(item)
+
+    async def put_upload(self, data: bytes) -> str:
+        """Store an uploaded image (encoded bytes); the key to use as a request's `source_image`."""
+        key = upload_key()
+        await self.artifacts.put(key, data)
+        return key
+
+    async def read_artifact(self, key: str) -> bytes:
+        """The bytes of a result image, a grid or an upload (raises ArtifactNotFound)."""
+        return await self.artifacts.get(key)
 
     # -- cancelling ---------------------------------------------------------------------------
 
@@ -233,7 +287,11 @@ class JobService:
             await self._finish_unsuccessful(job, JobStatus.CANCELLED, None)
             self._push_positions()
             return True
-        return self.worker.cancel(job_id)
+        flight = self._flights.get(self._flight_of.get(job_id, ""))
+        if flight is not None and not flight.submitted:  # its batch is still being put together
+            await self._finish_unsuccessful(job, JobStatus.CANCELLED, None)
+            return True
+        return await self.pool.cancel(job_id)
 
     # -- looking up ---------------------------------------------------------------------------
 
@@ -246,13 +304,9 @@ class JobService:
 
             async def backfill() -> JobEvent | None:
                 job = await self.store.get_job(job_id)
-                if job is None:
+                if job is None or not job.status.finished:
                     return None
-                if job.status is JobStatus.DONE:
-                    return JobEvent(job.id, "done", job=job)
-                if job.status.finished:
-                    return JobEvent(job.id, job.status.value, message=job.error, job=job)
-                return None
+                return JobEvent(job.id, EventKind(job.status.value), problem=job.error, job=job)
 
         return self.hub.subscribe(job_id, previews=previews, backfill=backfill)
 
@@ -294,24 +348,24 @@ class JobService:
         return [self._jobs[item.job_id] for item in self.fair.order()]
 
     def running(self) -> list[Job]:
-        """The jobs of the batch the GPU is working on."""
-        return [job for job in self._running if job.id in self._jobs]
+        """The jobs of the batches the workers hold (started, not finished yet)."""
+        return [self._jobs[j] for f in self._flights.values() for j in f.jobs if j in self._jobs]
 
     def position(self, job_id: str) -> tuple[int, float] | None:
         """(position, seconds until it starts) of a waiting job; 1 = next. None when not waiting."""
         if job_id not in self.fair:
             return None
-        etas = self._etas()
+        waits = self._etas()
         for i, item in enumerate(self.fair.order(), 1):
             if item.job_id == job_id:
-                return i, etas[job_id]
+                return i, waits[job_id]
         return None
 
     async def update_meta(self, job_id: str, **meta: Any) -> None:
         merged = await self.store.update_meta(job_id, meta)
         job = self._jobs.get(job_id)
         if merged is not None and job is not None:
-            self._replace(job.replace(meta=merged))
+            self._jobs[job_id] = job.replace(meta=merged)
 
     # -- admin --------------------------------------------------------------------------------
 
@@ -320,7 +374,7 @@ class JobService:
         return self._paused
 
     async def pause(self) -> None:
-        """Start no new batch (the running one finishes); submitting still works. Kept across restarts."""
+        """Start no new batch (running ones finish); submitting still works. Kept across restarts."""
         self._paused = True
         await self.store.set_state(PAUSED_KEY, True)
 
@@ -332,20 +386,26 @@ class JobService:
     def model_names(self) -> list[str]:
         return self._model_names_or_none() or []
 
+    def workers(self) -> list[WorkerInfo]:
+        return self.pool.workers()
+
     @property
     def loaded_model(self) -> str | None:
-        return self.worker.model_name
+        """The active model if a worker has it loaded, else the first worker's model."""
+        loaded = [name for name in self.pool.loaded_models().values() if name is not None]
+        if self.active_model in loaded:
+            return self.active_model
+        return loaded[0] if loaded else None
 
     async def switch_model(self, name: str) -> str:
-        """Make `name` the model for new jobs: waits for the running batch, loads and checks it with
-        a tiny generation, then frees the old one. Raises ModelSwitchError (the old one stays).
-        Returns the model's name. Jobs already queued keep the model they were submitted for."""
+        """Make `name` the model for new jobs: each worker waits for its running batch, loads and
+        checks it with a tiny generation, then frees the old one. Raises ModelSwitchError (the old
+        one stays). Returns the model's name. Jobs already queued keep the model they were
+        submitted for."""
         names = self._model_names_or_none()
         if names is not None and name not in names:
-            raise ModelSwitchError(
-                f"There is no model called {name}; the models are: {', '.join(names) or 'none'}."
-            )
-        await self.worker.switch_model(name)
+            raise ModelSwitchError(Refusal.UNKNOWN_MODEL, model=name, names=names)
+        await self.pool.switch_model(name)
         self.active_model = name
         await self.store.set_state(ACTIVE_MODEL_KEY, name)
         self._wake.set()
@@ -383,160 +443,252 @@ class JobService:
     async def set_state(self, key: str, value: Any) -> None:
         await self.store.set_state(key, value)
 
-    # -- the worker's side (worker.Host) ------------------------------------------------------
+    # -- dispatching --------------------------------------------------------------------------
 
-    async def next_batch(self, loaded_model: str | None) -> list[Job] | None:
+    async def _serve(self) -> None:
+        """Hand each free worker the next batch while jobs wait."""
+        try:
+            while not self._closing:
+                if self._paused or not len(self.fair):
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                worker = self._pick_worker(self.pool.free_workers())
+                if worker is None:
+                    await self.pool.wait_free()
+                    continue
+                await self._dispatch(worker)
+        except Exception:  # pragma: no cover - job errors are caught where they happen
+            log.exception("the dispatch loop stopped")
+            raise
+
+    def _pick_worker(self, free: Sequence[WorkerInfo]) -> WorkerInfo | None:
+        """The free worker for the next job: one with its model loaded, else an empty one."""
+        if not free:
+            return None
+        head = self.fair.peek()
+        model = head.model if head is not None else None
+        for worker in free:
+            if worker.model == model:
+                return worker
+        for worker in free:
+            if worker.model is None:
+                return worker
+        return free[0]
+
+    async def _dispatch(self, worker: WorkerInfo) -> None:
         queue = self.settings.queue
-        while True:
-            if self._closing:
-                return None
-            if not self._paused and len(self.fair):
-                items = self.fair.take_batch(
-                    loaded_model=loaded_model or self.active_model,
-                    batch_size=queue.batch_size,
-                    scan=queue.batch_window,
-                    patience=queue.model_patience,
-                )
-                jobs = []
-                for item in items:
-                    self._positions.pop(item.job_id, None)
-                    job = self._replace(self._jobs[item.job_id].replace(status=JobStatus.RUNNING))
-                    jobs.append(job)
-                self._running = jobs
-                self._run_started = time.monotonic()
-                self._run_estimate = self.rates.seconds(sum(item.units for item in items))
-                self._progress = None
-                self._push_positions()
-                return jobs
-            self._wake.clear()
-            await self._wake.wait()
-
-    async def batch_started(self, jobs: list[Job], model_name: str, model_hash: str | None) -> None:
-        now = time.time()
-        self._run_started = time.monotonic()
-        ids = []
+        items = self.fair.take_batch(
+            loaded_model=worker.model or self.active_model,
+            batch_size=queue.batch_size,
+            scan=queue.batch_window,
+            patience=queue.model_patience,
+        )
+        if not items:
+            return
+        jobs = []
+        for item in items:
+            self._positions.pop(item.job_id, None)
+            job = self._jobs[item.job_id].replace(status=JobStatus.RUNNING)
+            self._jobs[job.id] = job
+            jobs.append(job)
+        flight = _Flight(
+            id=new_job_id(),
+            worker_id=worker.id,
+            model=jobs[0].model_name or jobs[0].request.model or "",
+            jobs=[job.id for job in jobs],
+            estimate=self.rates.seconds(sum(item.units for item in items)),
+        )
+        flight.open = set(flight.jobs)
+        self._flights[flight.id] = flight
         for job in jobs:
-            current = self._jobs.get(job.id)
-            if current is None:
-                continue
-            ids.append(job.id)
-            current = self._replace(
-                current.replace(
-                    status=JobStatus.RUNNING,
-                    started_at=now,
-                    model_name=model_name,
-                    model_hash=model_hash,
-                    attempts=current.attempts + 1,
-                )
-            )
-            self.hub.publish(JobEvent(job.id, "started", eta=self._run_estimate, job=current))
-        await self.store.mark_running(ids, started_at=now, model_name=model_name, model_hash=model_hash)
+            self._flight_of[job.id] = flight.id
+        self._push_positions()
+        batch = await self._batch_of(flight, jobs)
+        if batch is None:
+            return
+        flight.submitted = True
+        try:
+            await self.pool.submit(worker.id, batch)
+        except Exception:  # a bug: the jobs must not hang, and the other workers go on
+            log.exception("could not hand batch %s to worker %s", batch.id, worker.id)
+            for job_id in batch.job_ids:
+                await self._failed(job_id, Problem(WorkerProblem.INTERNAL))
 
-    def batch_progress(self, jobs: list[Job], step: int, total: int, previews: list[bytes | None]) -> None:
-        now = time.monotonic()
-        self._progress = (step, total, now)
-        eta = (now - self._run_started) / max(step, 1) * max(0, total - step)
-        for job, preview in zip(jobs, previews, strict=False):
-            if job.id in self._jobs:
-                self.hub.publish(
-                    JobEvent(job.id, "progress", step=step, total=total, eta=eta, preview=preview)
-                )
+    async def _batch_of(self, flight: _Flight, jobs: list[Job]) -> Batch | None:
+        """The batch to send: the jobs with their source images as bytes (workers read no files).
+        A job whose source cannot be read fails here."""
+        entries = []
+        for job in jobs:
+            source = None
+            if job.request.mode is not Mode.TXT2IMG and job.request.source_image:
+                try:
+                    source = await self.artifacts.get(job.request.source_image)
+                except Exception as exc:
+                    problem = Problem(WorkerProblem.SOURCE_UNREADABLE, detail=detail_of(exc))
+                    await self._failed(job.id, problem)
+                    continue
+            if job.id in flight.open:  # not cancelled meanwhile
+                entries.append(BatchJob(job.id, job.request, source))
+        if not entries:
+            return None
+        ids = {entry.job_id for entry in entries}
+        return Batch(flight.id, flight.model, tuple(entries), previews=self.hub.wants_previews(ids))
 
-    def want_preview(self, jobs: list[Job]) -> bool:
-        return self.hub.wants_previews({job.id for job in jobs})
+    # -- what the workers report (through _Reports) -------------------------------------------
 
-    def batch_measured(self, jobs: list[Job], seconds: float) -> None:
-        self.rates.add(seconds, sum(self._items[j.id].units for j in jobs if j.id in self._items))
-
-    async def job_done(self, job: Job, saved: Saved, seconds: float) -> None:
-        current = self._jobs.get(job.id)
-        if current is None:
+    async def _batch_started(self, started: BatchStarted) -> None:
+        flight = self._flights.get(started.batch_id)
+        if flight is None:
             return
         now = time.time()
-        images = tuple(
-            JobImage(i, seed, path)
-            for i, (path, seed) in enumerate(zip(saved.images, saved.seeds, strict=True))
+        flight.started = time.monotonic()
+        ids = []
+        for job_id in flight.jobs:
+            current = self._jobs.get(job_id)
+            if current is None:
+                continue
+            ids.append(job_id)
+            current = current.replace(
+                status=JobStatus.RUNNING,
+                started_at=now,
+                model_name=started.model,
+                model_hash=started.model_hash,
+                attempts=current.attempts + 1,
+            )
+            self._jobs[job_id] = current
+            self.hub.publish(JobEvent(job_id, EventKind.STARTED, eta=flight.estimate, job=current))
+        await self.store.mark_running(
+            ids, started_at=now, model_name=started.model, model_hash=started.model_hash
         )
+
+    def _batch_progress(self, progress: BatchProgress) -> None:
+        flight = self._flights.get(progress.batch_id)
+        if flight is None:
+            return
+        step, total = progress.step, progress.total
+        flight.progress = (step, total)
+        eta = (time.monotonic() - flight.started) / max(step, 1) * max(0, total - step)
+        previews = progress.previews or (None,) * len(progress.job_ids)
+        for job_id, preview in zip(progress.job_ids, previews, strict=False):
+            if job_id in self._jobs:
+                self.hub.publish(
+                    JobEvent(job_id, EventKind.PROGRESS, step=step, total=total, eta=eta, preview=preview)
+                )
+
+    def _call_measured(self, measured: CallMeasured) -> None:
+        self.rates.add(
+            measured.seconds, sum(self._items[j].units for j in measured.job_ids if j in self._items)
+        )
+
+    async def _job_done(self, result: JobResult) -> None:
+        current = self._jobs.get(result.job_id)
+        if current is None:
+            return
+        images = tuple(
+            JobImage(i, image.seed, image_key(current.id, i)) for i, image in enumerate(result.images)
+        )
+        grid = None if result.grid is None else grid_key(current.id)
+        writes = [
+            self.artifacts.put(image.key, data.png) for image, data in zip(images, result.images, strict=True)
+        ]
+        if result.grid is not None and grid is not None:
+            writes.append(self.artifacts.put(grid, result.grid))
+        try:
+            await asyncio.gather(*writes)
+        except Exception as exc:
+            log.error("storing the images of %s failed", current.id, exc_info=exc)
+            await self._failed(current.id, Problem(WorkerProblem.NOT_SAVED, detail=detail_of(exc)))
+            return
+        now = time.time()
         await self.store.finish_done(
-            job.id,
+            current.id,
             finished_at=now,
-            gpu_seconds=seconds,
-            grid_path=saved.grid,
+            gpu_seconds=result.gpu_seconds,
+            grid_key=grid,
             images=images,
             charge_day=quotas.day_key(now, self.settings.quota.reset_hour_utc),
             model_hash=current.model_hash,
         )
         done = current.replace(
-            status=JobStatus.DONE, finished_at=now, gpu_seconds=seconds, grid_path=saved.grid, images=images
+            status=JobStatus.DONE,
+            finished_at=now,
+            gpu_seconds=result.gpu_seconds,
+            grid_key=grid,
+            images=images,
         )
-        self._forget(job.id)
-        self.hub.publish(JobEvent(job.id, "done", job=done))
+        self._forget(current.id)
+        self.hub.publish(JobEvent(current.id, EventKind.DONE, job=done))
         self._push_positions()
 
-    async def job_failed(self, job: Job, message: str) -> None:
-        current = self._jobs.get(job.id)
+    async def _failed(self, job_id: str, problem: Problem) -> None:
+        current = self._jobs.get(job_id)
         if current is not None:
-            await self._finish_unsuccessful(current, JobStatus.FAILED, message)
+            await self._finish_unsuccessful(current, JobStatus.FAILED, problem)
             self._push_positions()
 
-    async def job_cancelled(self, job: Job) -> None:
-        current = self._jobs.get(job.id)
+    async def _cancelled(self, job_id: str) -> None:
+        current = self._jobs.get(job_id)
         if current is not None:
             await self._finish_unsuccessful(current, JobStatus.CANCELLED, None)
             self._push_positions()
 
-    async def jobs_interrupted(self, jobs: list[Job]) -> None:
-        """Closing: the jobs go back to queued in the database, to run again at the next start."""
-        ids = [j.id for j in jobs if j.id in self._jobs]
+    async def _interrupted(self, batch_id: str, job_ids: Sequence[str]) -> None:
+        """The pool stops: the jobs go back to queued in the database, to run again at the next start."""
+        ids = [j for j in job_ids if j in self._jobs]
         if ids:
             await self.store.mark_queued(ids)
+        for job_id in ids:
+            self._leave_flight(job_id)
 
     # -- helpers ------------------------------------------------------------------------------
 
-    async def _finish_unsuccessful(self, job: Job, status: JobStatus, message: str | None) -> None:
+    async def _finish_unsuccessful(self, job: Job, status: JobStatus, problem: Problem | None) -> None:
         now = time.time()
-        await self.store.finish_unsuccessful(job.id, status, finished_at=now, error=message)
-        job = job.replace(status=status, finished_at=now, error=message)
+        await self.store.finish_unsuccessful(job.id, status, finished_at=now, error=problem)
+        job = job.replace(status=status, finished_at=now, error=problem)
         self._forget(job.id)
-        self.hub.publish(JobEvent(job.id, status.value, message=message, job=job))
-
-    def _replace(self, job: Job) -> Job:
-        self._jobs[job.id] = job
-        self._running = [job if j.id == job.id else j for j in self._running]
-        return job
+        self.hub.publish(JobEvent(job.id, EventKind(status.value), problem=problem, job=job))
 
     def _forget(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)
         self._items.pop(job_id, None)
         self._positions.pop(job_id, None)
-        self._running = [j for j in self._running if j.id != job_id]
+        self._leave_flight(job_id)
 
-    def _busy_for(self) -> float:
-        """Seconds until the running batch ends (an estimate)."""
-        if not self._running:
-            return 0.0
-        elapsed = time.monotonic() - self._run_started
-        if self._progress is not None:
-            step, total, _ = self._progress
-            if step > 0:
-                return max(0.0, elapsed / step * (total - step))
-        return max(0.0, self._run_estimate - elapsed)
+    def _leave_flight(self, job_id: str) -> None:
+        flight = self._flights.get(self._flight_of.pop(job_id, ""))
+        if flight is not None:
+            flight.open.discard(job_id)
+            if not flight.open:
+                del self._flights[flight.id]
+
+    def _busy_for(self) -> list[float]:
+        """Seconds until each worker is free (estimates): what its batch has left."""
+        now = time.monotonic()
+        busy = {worker.id: 0.0 for worker in self.pool.workers() if not worker.free}
+        for flight in self._flights.values():
+            if flight.worker_id in busy:
+                busy[flight.worker_id] = max(busy[flight.worker_id], _remaining(flight, now))
+        return list(busy.values()) + [0.0] * (self.pool.capacity - len(busy))
 
     def _etas(self) -> dict[str, float]:
-        return _etas(self.fair.order(), self.rates.rate, self._busy_for())
+        return etas(self.fair.order(), self.rates.rate, self._busy_for())
 
     def _push_positions(self) -> None:
         """`position` events for the waiting jobs whose place in the queue changed."""
         order = self.fair.order()
         if not order:
             return
-        etas = None
+        waits = None
         for i, item in enumerate(order, 1):
             if self._positions.get(item.job_id) != i:
                 self._positions[item.job_id] = i
-                if etas is None:
-                    etas = _etas(order, self.rates.rate, self._busy_for())
-                self.hub.publish(JobEvent(item.job_id, "position", position=i, eta=etas[item.job_id]))
+                if waits is None:
+                    waits = etas(order, self.rates.rate, self._busy_for())
+                self.hub.publish(
+                    JobEvent(item.job_id, EventKind.POSITION, position=i, eta=waits[item.job_id])
+                )
 
     async def _quota(self, owner: JobOwner, now: float) -> QuotaStatus:
         settings = self.settings.quota
@@ -557,23 +709,45 @@ class JobService:
 
     def _model_names_or_none(self) -> list[str] | None:
         try:
-            return list(self.runner.model_names())
+            return list(self.pool.model_names())
         except Exception:  # the models folder unreadable: let loading report it
             log.exception("could not list the models")
             return None
 
 
-def _clip(text: str, length: int = 40) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= length else text[: length - 1] + "…"
+class _Reports:
+    """The service as the pool's BatchSink (kept off the service's public API)."""
+
+    def __init__(self, service: JobService) -> None:
+        self._service = service
+
+    async def batch_started(self, started: BatchStarted) -> None:
+        await self._service._batch_started(started)
+
+    def batch_progress(self, progress: BatchProgress) -> None:
+        self._service._batch_progress(progress)
+
+    def call_measured(self, measured: CallMeasured) -> None:
+        self._service._call_measured(measured)
+
+    async def job_done(self, result: JobResult) -> None:
+        await self._service._job_done(result)
+
+    async def job_failed(self, failed: JobFailed) -> None:
+        await self._service._failed(failed.job_id, failed.problem)
+
+    async def job_cancelled(self, batch_id: str, job_id: str) -> None:
+        await self._service._cancelled(job_id)
+
+    async def batch_interrupted(self, batch_id: str, job_ids: Sequence[str]) -> None:
+        await self._service._interrupted(batch_id, job_ids)
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+def _remaining(flight: _Flight, now: float) -> float:
+    """Seconds until the flight's batch ends (an estimate): from its progress, else its estimate."""
+    elapsed = now - flight.started
+    if flight.progress is not None:
+        step, total = flight.progress
+        if step > 0:
+            return max(0.0, elapsed / step * (total - step))
+    return max(0.0, flight.estimate - elapsed)

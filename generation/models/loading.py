@@ -20,7 +20,6 @@ constant 0.5 context: a mean of output minus input below -1 means v-prediction).
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import json
 import logging
@@ -42,6 +41,7 @@ from .detect import Detection, detect_file, read_ldm_yaml
 from .errors import ModelError, ModelLoadError, UnknownArchitecture
 from .hashing import HashCache, entry_short_hash
 from .loaded import LoadedModel, ModelEntry
+from .memory import free_memory as _free_memory
 
 if TYPE_CHECKING:
     from .registry import ModelRegistry
@@ -521,11 +521,3 @@ def unload_model(model: LoadedModel) -> None:
                 setattr(pipe, name, None)
         del pipe
     _free_memory(model.device)
-
-
-def _free_memory(device: torch.device) -> None:
-    gc.collect()
-    if device.type == "cuda" and torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    elif device.type == "mps" and _mps_available():
-        torch.mps.empty_cache()

@@ -106,7 +106,7 @@ class MadeImage(Protocol):
     @property
     def seed(self) -> int: ...
     @property
-    def path(self) -> str | Path: ...
+    def key(self) -> str: ...
 
 
 class PastJob(Protocol):
@@ -137,14 +137,14 @@ def image_of(job: PastJob, index: int) -> MadeImage:
 def upscale_of_image(job: PastJob, index: int, settings: Settings) -> GenerationRequest:
     """Upscale the job's image `index`, with that image's own seed."""
     image = image_of(job, index)
-    return upscale_of(job.request, image.path, image.seed, settings)
+    return upscale_of(job.request, image.key, image.seed, settings)
 
 
 def variation_of_image(
     job: PastJob, index: int, settings: Settings, *, strength: float | None = None, count: int | None = None
 ) -> GenerationRequest:
     """img2img of the job's image `index`: a new set of variations with new seeds."""
-    return variation_of(job.request, image_of(job, index).path, settings, strength=strength, count=count)
+    return variation_of(job.request, image_of(job, index).key, settings, strength=strength, count=count)
 
 
 def reroll_of(request: GenerationRequest) -> GenerationRequest:

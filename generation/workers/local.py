@@ -1,21 +1,21 @@
-"""The GPU loop: one worker owns the loaded model and runs pipelines on one dedicated thread.
+"""In-process GPU workers: `LocalWorkerPool`, N workers each owning a loaded model and one thread.
 
-The event loop never runs a pipeline: every model operation (load, check, generate, unload) goes
-to a single-thread executor, so the bot stays responsive and the model is only ever touched from
-one thread. The worker asks its host (the scheduler) for the next batch, runs it, and reports each
-job's outcome back; the host owns the queue, the database and the events.
+The event loop never runs a pipeline: every model operation of a worker (load, check, generate,
+unload) goes to that worker's single-thread executor, so the bot stays responsive and a model is
+only ever touched from one thread. The job service hands a free worker a batch; the worker runs it
+and reports each job's outcome to the pool's sink (generation.workers.protocol).
 
-A finished call's images are saved (PNG encoding, on helper threads) and recorded while the next
-call already runs, and progress is reported at most every PROGRESS_INTERVAL, so the GPU waits
-for neither. What can go wrong stays with the job it concerns: when a batch of several jobs
-fails, its jobs are retried one by one so only the bad one fails; on CUDA out-of-memory the
-worker frees what it can (gc, `torch.cuda.empty_cache()`) and goes on. Cancelling one job of a
-running batch stops the pipeline within one step; the batch's other jobs run again at once
-without it.
+A finished call's images are encoded to PNG bytes (on helper threads) and reported while the next
+call already runs, and progress is reported at most every PROGRESS_INTERVAL, so the GPU waits for
+neither. What can go wrong stays with the job it concerns: when a batch of several jobs fails,
+its jobs are retried one by one so only the bad one fails; on CUDA out-of-memory the worker frees
+what it can and goes on. Cancelling one job of a running batch stops the pipeline within one step;
+the batch's other jobs run again at once without it. A model switch loads and checks the new
+model before it frees the old one, which stays when the new one fails.
 
-Everything that needs torch or diffusers sits behind the `Runner` protocol: `PipelineRunner` is
-the real one (generation.models, generation.engine, generation.images, imported lazily, so this
-module stays torch-free at import time); tests inject runners that fail on purpose.
+Everything that needs torch or diffusers sits behind the `Runner` protocol: the real one is
+generation.workers.runner.PipelineRunner; generation.workers.fakes.FakeRunner stands in for tests
+and benchmarks. This module is torch-free at import time.
 """
 
 from __future__ import annotations
@@ -23,23 +23,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import io
 import logging
+import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from generation.jobs.quotas import split_seconds
-from generation.progress import Cancelled, CancelToken
+from generation.problems import Problem
+from generation.progress import Cancelled
 from generation.requests.request import GenerationRequest
-
-if TYPE_CHECKING:
-    from generation.jobs.types import Job
-    from generation.settings import Settings
+from generation.workers.protocol import (
+    Batch,
+    BatchJob,
+    BatchProgress,
+    BatchSink,
+    BatchStarted,
+    CallMeasured,
+    ImageResult,
+    JobFailed,
+    JobResult,
+    ModelSwitchError,
+    WorkerInfo,
+    WorkerPool,
+    WorkerProblem,
+    WorkerState,
+    detail_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +62,25 @@ Previews = Sequence[Any] | Callable[[], Sequence[Any]]
 CHECK_REQUEST = GenerationRequest(
     prompt="a test", width=64, height=64, steps=1, count=1, seed=0, cfg_scale=7.0
 )
+MAX_FINISHING = 2  # groups encoded in the background while the next pipeline call runs
+PROGRESS_INTERVAL = 0.25  # seconds between progress reports of a pipeline call
 
 
 # -- the runner: what touches the model ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Saved:
-    """Where a job's images went (the shape of generation.images.SavedImages)."""
+class EncodedImages:
+    """A job's images as PNG bytes (each with its own parameters), their seeds, and the grid."""
 
-    grid: Path | None
-    images: list[Path]
+    images: list[bytes]
     seeds: list[int]
+    grid: bytes | None
 
 
 class Runner(Protocol):
-    """The model side of the worker. Every method but `model_names` and `cancel_token` is called
-    on the worker's GPU thread (`save` on a helper thread), never on the event loop."""
+    """The model side of a worker. Every method but `model_names` and `cancel_token` is called on
+    the worker's GPU thread (`encode` on a helper thread), never on the event loop."""
 
     def model_names(self) -> list[str]: ...
 
@@ -79,26 +94,23 @@ class Runner(Protocol):
         model: Any,
         requests: Sequence[GenerationRequest],
         *,
+        sources: Sequence[bytes | None],
         on_progress: Callable[[int, int, Previews], None] | None,
         cancel: Any,
         want_preview: bool,
     ) -> list[list[Any]]:
-        """One list of images per request; `on_progress(step, total, previews)` from the GPU
-        thread, `previews` one image per request (or empty when none were asked for), or a
-        function returning them, called only for the reports the worker keeps."""
+        """One list of images per request; `sources` holds each request's source image bytes.
+        `on_progress(step, total, previews)` from the GPU thread, `previews` one image per request
+        (or empty when none were asked for), or a function returning them, called only for the
+        reports the worker keeps."""
 
     def unload(self, model: Any) -> None: ...
 
     def model_hash(self, model: Any) -> str | None: ...
 
-    def save(
-        self,
-        job_id: str,
-        request: GenerationRequest,
-        images: list[Any],
-        model_name: str,
-        model_hash: str | None,
-    ) -> Saved: ...
+    def encode(
+        self, request: GenerationRequest, images: list[Any], model_name: str, model_hash: str | None
+    ) -> EncodedImages: ...
 
     def cancel_token(self) -> Any: ...
 
@@ -107,95 +119,28 @@ class Runner(Protocol):
     def free_memory(self) -> None: ...
 
 
-class PipelineRunner:
-    """The real runner: checkpoints from the models directory, the engine, PNGs in outputs_dir."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._registry: Any = None
-
-    @property
-    def registry(self) -> Any:
-        if self._registry is None:
-            from generation.models import ModelRegistry
-
-            self._registry = ModelRegistry(self.settings.paths.models_dir, self.settings.models.hub_models)
-        return self._registry
-
-    def model_names(self) -> list[str]:
-        return list(self.registry.names())
-
-    def load(self, name: str) -> Any:
-        from generation.models import load_model
-
-        entry = self.registry.get(name)
-        return load_model(entry, self.settings.models, registry=self.registry)
-
-    def check(self, model: Any) -> None:
-        self.generate(
-            model,
-            [CHECK_REQUEST.replace(model=model.name)],
-            on_progress=None,
-            cancel=None,
-            want_preview=False,
-        )
-
-    def generate(self, model, requests, *, on_progress, cancel, want_preview):
-        from generation.pipelines.engine import generate
-
-        callback = None
-        if on_progress is not None:
-
-            def callback(progress: Any) -> None:
-                # Previews stay lazy: rendered only if the worker keeps this step's report.
-                on_progress(progress.step, progress.total, lambda: progress.previews)
-
-        return generate(
-            model,
-            list(requests),
-            on_progress=callback,
-            cancel=cancel,
-            want_preview=want_preview,
-            settings=self.settings.models,
-        )
-
-    def unload(self, model: Any) -> None:
-        from generation.models import unload_model
-
-        unload_model(model)
-
-    def model_hash(self, model: Any) -> str | None:
-        return getattr(model, "short_hash", None)
-
-    def save(self, job_id, request, images, model_name, model_hash) -> Saved:
-        from generation.images.saving import save_job_images
-
-        saved = save_job_images(
-            self.settings.paths.outputs_dir, job_id, request, images, model_name, model_hash
-        )
-        return Saved(saved.grid, list(saved.images), list(saved.seeds))
-
-    def cancel_token(self) -> CancelToken:
-        return CancelToken()
-
-    def is_out_of_memory(self, exc: BaseException) -> bool:
-        return is_out_of_memory(exc)
-
-    def free_memory(self) -> None:
-        free_memory()
-
-
 def is_out_of_memory(exc: BaseException) -> bool:
     return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
 
 
-def free_memory() -> None:
-    gc.collect()
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
+def failure_problem(exc: BaseException, *, out_of_memory: bool = False) -> Problem:
+    """What went wrong on the worker, as a problem a front end can word."""
+    if isinstance(exc, Problem):
+        return exc
+    if out_of_memory:
+        return Problem(WorkerProblem.OUT_OF_MEMORY)
+    name = type(exc).__name__
+    detail = detail_of(exc)
+    if name == "ValidationError":
+        return Problem(WorkerProblem.INVALID_REQUEST, detail=detail)
+    if isinstance(exc, FileNotFoundError | IsADirectoryError) or name in (
+        "UnidentifiedImageError",
+        "DecompressionBombError",
+    ):
+        return Problem(WorkerProblem.SOURCE_UNREADABLE, detail=detail)
+    if name in ("ModelNotFound", "ModelLoadError") or "model" in name.lower():
+        return Problem(WorkerProblem.MODEL_UNUSABLE, detail=detail)
+    return Problem(WorkerProblem.GENERATION_FAILED, detail=detail)
 
 
 def encode_preview(image: Any) -> bytes | None:
@@ -207,86 +152,69 @@ def encode_preview(image: Any) -> bytes | None:
     return buffer.getvalue()
 
 
-def failure_message(exc: BaseException) -> str:
-    """What went wrong, put so the user can act on it."""
-    if is_out_of_memory(exc):
-        return (
-            "The GPU ran out of memory on this job. Try fewer images, a smaller size or no hires fix, "
-            "or try again when the queue is quieter."
-        )
-    name = type(exc).__name__
-    text = str(exc).strip() or name
-    if len(text) > 300:
-        text = text[:297] + "..."
-    if name == "ValidationError":
-        return text
-    if isinstance(exc, FileNotFoundError | IsADirectoryError) or name in (
-        "UnidentifiedImageError",
-        "DecompressionBombError",
-    ):
-        return f"The source image could not be read ({text}). Attach a PNG or JPEG image and try again."
-    if name in ("ModelNotFound", "ModelLoadError") or "model" in name.lower():
-        return f"The model could not be used: {text}"
-    return f"The generation failed: {text}. Try other settings, or try again later."
-
-
-MAX_FINISHING = 2  # groups saved in the background while the next pipeline call runs
-PROGRESS_INTERVAL = 0.25  # seconds between progress reports of a pipeline call
-
-
-class ModelSwitchError(Exception):
-    """The new model could not be loaded or checked; the old one stays active."""
-
-
-# -- the worker ----------------------------------------------------------------------------------
-
-
-class Host(Protocol):
-    """What the worker needs from the scheduler."""
-
-    async def next_batch(self, loaded_model: str | None) -> list[Job] | None: ...
-
-    async def batch_started(self, jobs: list[Job], model_name: str, model_hash: str | None) -> None: ...
-
-    def batch_progress(
-        self, jobs: list[Job], step: int, total: int, previews: list[bytes | None]
-    ) -> None: ...
-
-    def want_preview(self, jobs: list[Job]) -> bool: ...
-
-    def batch_measured(self, jobs: list[Job], seconds: float) -> None: ...
-
-    async def job_done(self, job: Job, saved: Saved, seconds: float) -> None: ...
-
-    async def job_failed(self, job: Job, message: str) -> None: ...
-
-    async def job_cancelled(self, job: Job) -> None: ...
-
-    async def jobs_interrupted(self, jobs: list[Job]) -> None: ...
+# -- one worker ----------------------------------------------------------------------------------
 
 
 class _Stop(Exception):
-    """The worker is closing: the jobs go back to the queue for the next start."""
+    """The worker is stopping: the jobs go back to the queue for the next start."""
 
 
-class Worker:
-    def __init__(self, runner: Runner) -> None:
+class _CancelledBatch(Exception):
+    pass
+
+
+class LocalWorker:
+    """One GPU thread and the model loaded on it; runs one batch at a time."""
+
+    def __init__(self, worker_id: str, runner: Runner, *, node: str, device: str, thread_name: str) -> None:
+        self.id = worker_id
         self.runner = runner
+        self.node = node
+        self.device = device
         self.model: Any = None
         self.model_name: str | None = None
         self.model_hash: str | None = None
         self.lock = asyncio.Lock()  # held while the GPU thread is in use
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu")
+        self.jobs_done = 0
+        self.sink: BatchSink | None = None
+        self.on_free: Callable[[], None] = lambda: None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
+        self._batch: Batch | None = None  # the batch it holds
+        self._task: asyncio.Task[None] | None = None
+        self.current: list[BatchJob] = []  # its jobs not yet handed to encoding
         self._token: Any = None
         self._running: set[str] = set()  # jobs of the pipeline call in flight
         self._cancelled: set[str] = set()
         self._stopping = False
-        self.current: list[Job] = []  # the batch being worked on
+        self._switching = 0  # model switches waiting or running
+        self._loading = False
         self._calls_since_load = 0  # the first call after a load includes warm-up: not measured
-        self._finishers: set[asyncio.Task[None]] = set()  # groups whose images are being saved
-        self._background: set[asyncio.Task[None]] = set()  # batch starts being recorded
+        self._finishers: set[asyncio.Task[None]] = set()  # groups whose images are being encoded
+        self._background: set[asyncio.Task[None]] = set()  # batch starts being reported
 
-    # -- the thread ---------------------------------------------------------------------------
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def free(self) -> bool:
+        return self._batch is None and not self._switching and not self._stopping
+
+    def info(self) -> WorkerInfo:
+        if self._batch is not None:
+            state = WorkerState.LOADING if self._loading else WorkerState.BUSY
+        elif self._switching:
+            state = WorkerState.LOADING
+        else:
+            state = WorkerState.BUSY if self._stopping else WorkerState.IDLE  # stopping: takes nothing more
+        return WorkerInfo(
+            id=self.id,
+            node=self.node,
+            device=self.device,
+            model=self.model_name,
+            state=state,
+            jobs=tuple(job.job_id for job in self.current),
+            jobs_done=self.jobs_done,
+            model_hash=self.model_hash,
+        )
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run `fn` on the GPU thread."""
@@ -299,10 +227,14 @@ class Worker:
         """Make `name` the loaded model (frees the old one first: a job's model, not a switch)."""
         if self.model is not None and self.model_name == name:
             return
-        if self.model is not None:
-            old, self.model, self.model_name, self.model_hash = self.model, None, None, None
-            await self.call(self.runner.unload, old)
-        model = await self.call(self.runner.load, name)
+        self._loading = True
+        try:
+            if self.model is not None:
+                old, self.model, self.model_name, self.model_hash = self.model, None, None, None
+                await self.call(self.runner.unload, old)
+            model = await self.call(self.runner.load, name)
+        finally:
+            self._loading = False
         self.model, self.model_name = model, name
         self.model_hash = self.runner.model_hash(model)
         self._calls_since_load = 0
@@ -310,48 +242,69 @@ class Worker:
     async def switch_model(self, name: str) -> str | None:
         """Load `name` and check it with a tiny generation, then swap it in and free the old one.
         Waits for the running batch. Raises ModelSwitchError and keeps the old model on failure."""
-        async with self.lock:
-            if self.model is not None and self.model_name == name:
-                return self.model_hash
-            new = None
-            try:
-                new = await self.call(self.runner.load, name)
-                await self.call(self.runner.check, new)
-            except Exception as exc:
-                if new is not None:
+        self._switching += 1
+        try:
+            async with self.lock:
+                if self.model is not None and self.model_name == name:
+                    return self.model_hash
+                new = None
+                try:
+                    new = await self.call(self.runner.load, name)
+                    await self.call(self.runner.check, new)
+                except Exception as exc:
+                    if new is not None:
+                        with contextlib.suppress(Exception):
+                            await self.call(self.runner.unload, new)
                     with contextlib.suppress(Exception):
-                        await self.call(self.runner.unload, new)
-                with contextlib.suppress(Exception):
-                    await self.call(self.runner.free_memory)
-                kept = f"; {self.model_name} stays active" if self.model_name else ""
-                raise ModelSwitchError(f"Could not switch to {name}: {_short(exc)}{kept}.") from exc
-            old, self.model, self.model_name = self.model, new, name
-            self.model_hash = self.runner.model_hash(new)
-            self._calls_since_load = 0
-            if old is not None:
-                with contextlib.suppress(Exception):
-                    await self.call(self.runner.unload, old)
-            return self.model_hash
+                        await self.call(self.runner.free_memory)
+                    raise ModelSwitchError(
+                        WorkerProblem.MODEL_SWITCH_FAILED,
+                        model=name,
+                        detail=detail_of(exc),
+                        kept=self.model_name,
+                    ) from exc
+                old, self.model, self.model_name = self.model, new, name
+                self.model_hash = self.runner.model_hash(new)
+                self._calls_since_load = 0
+                if old is not None:
+                    with contextlib.suppress(Exception):
+                        await self.call(self.runner.unload, old)
+                return self.model_hash
+        finally:
+            self._switching -= 1
+            if self.free:
+                self.on_free()
 
-    # -- cancel / stop ------------------------------------------------------------------------
+    # -- batches ------------------------------------------------------------------------------
+
+    def submit(self, batch: Batch) -> None:
+        # (a switch may have begun since the worker was seen free: the batch waits for it)
+        if self._batch is not None:
+            raise RuntimeError(f"worker {self.id} already holds batch {self._batch.id}")
+        self._batch = batch
+        self.current = list(batch.jobs)  # cancellable from now on
+        self._cancelled.clear()
+        self._task = asyncio.create_task(self._serve(batch), name=f"worker-{self.id}-{batch.id}")
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job the worker holds; the pipeline stops within one step."""
-        if job_id not in {job.id for job in self.current}:
+        if job_id not in {job.job_id for job in self.current}:
             return False
         self._cancelled.add(job_id)
         if job_id in self._running and self._token is not None:
             self._token.cancel()
         return True
 
-    def is_cancelled(self, job_id: str) -> bool:
+    def _is_cancelled(self, job_id: str) -> bool:
         return job_id in self._cancelled
 
     async def stop(self) -> None:
-        """Stop the pipeline in flight (its jobs go back to the queue), free the model, end the thread."""
+        """Stop the pipeline in flight (its jobs are reported interrupted), free the model, end the thread."""
         self._stopping = True
         if self._token is not None:
             self._token.cancel()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
         async with self.lock:
             await self._wait_finishers()
             if self._background:
@@ -362,103 +315,106 @@ class Worker:
                     await self.call(self.runner.unload, model)
         self._executor.shutdown(wait=True)
 
-    # -- the loop -----------------------------------------------------------------------------
+    async def _serve(self, batch: Batch) -> None:
+        sink = self.sink
+        assert sink is not None
+        try:
+            async with self.lock:
+                if self._stopping:
+                    raise _Stop
+                await self._run_jobs(sink, batch)
+        except _Stop:
+            rest = [job.job_id for job in self.current if not self._is_cancelled(job.job_id)]
+            if rest:
+                with contextlib.suppress(Exception):
+                    await sink.batch_interrupted(batch.id, rest)
+        except Exception:  # a bug: the jobs must not hang
+            log.exception("worker %s failed on jobs %s", self.id, list(batch.job_ids))
+            for job in self.current:
+                with contextlib.suppress(Exception):
+                    await sink.job_failed(JobFailed(batch.id, job.job_id, Problem(WorkerProblem.INTERNAL)))
+        finally:
+            self.current = []
+            self._batch = None
+            self._task = None
+            if self.free:
+                self.on_free()
 
-    async def serve(self, host: Host) -> None:
-        while not self._stopping:
-            jobs = await host.next_batch(self.model_name)
-            if jobs is None or self._stopping:
-                if jobs:
-                    await host.jobs_interrupted(jobs)
-                return
-            self.current = list(jobs)
-            self._cancelled.clear()
-            try:
-                async with self.lock:
-                    await self._run_jobs(host, jobs)
-            except _Stop:
-                return
-            except Exception:  # a bug: keep serving, the jobs must not hang
-                log.exception("the worker failed on jobs %s", [j.id for j in jobs])
-                for job in self.current:
-                    with contextlib.suppress(Exception):
-                        await host.job_failed(job, "Something went wrong on our side; the error was logged.")
-            finally:
-                self.current = []
-
-    async def _run_jobs(self, host: Host, jobs: list[Job]) -> None:
-        jobs = await self._drop_cancelled(host, jobs)
+    async def _run_jobs(self, sink: BatchSink, batch: Batch) -> None:
+        jobs = await self._drop_cancelled(sink, batch, list(batch.jobs))
         if not jobs:
             return
-        model_name = jobs[0].model_name or jobs[0].request.model
         try:
-            await self.ensure_model(model_name)
+            await self.ensure_model(batch.model)
         except Exception as exc:
-            log.warning("could not load model %s: %s", model_name, exc)
+            log.warning("could not load model %s: %s", batch.model, exc)
             with contextlib.suppress(Exception):
                 await self.call(self.runner.free_memory)
-            message = (
-                f"The model {model_name} could not be loaded: {_short(exc)}. "
-                "Ask an admin, or pick another model."
-            )
+            problem = Problem(WorkerProblem.MODEL_NOT_LOADED, model=batch.model, detail=detail_of(exc))
             for job in jobs:
-                await self._finish(host, job, message)
+                await self._finish(sink, batch, job, problem)
             return
-        # recorded while the pipeline already runs (the row update cannot resurrect a finished job)
-        started = asyncio.create_task(host.batch_started(jobs, self.model_name, self.model_hash))
+        # reported while the pipeline already runs (the row update cannot resurrect a finished job)
+        started = asyncio.create_task(
+            sink.batch_started(BatchStarted(batch.id, self.id, batch.model, self.model_hash))
+        )
         self._background.add(started)
         started.add_done_callback(self._background.discard)
         pending = [jobs]
         while pending:
-            group = await self._drop_cancelled(host, pending.pop(0))
+            group = await self._drop_cancelled(sink, batch, pending.pop(0))
             if not group:
                 continue
             try:
-                images, seconds = await self._generate(host, group)
-            except _Stop:
-                await host.jobs_interrupted([j for j in self.current if not self.is_cancelled(j.id)])
-                raise
+                images, seconds = await self._generate(sink, batch, group)
             except _CancelledBatch:
-                rest = [job for job in group if not self.is_cancelled(job.id)]
+                rest = [job for job in group if not self._is_cancelled(job.job_id)]
                 for job in group:
-                    if self.is_cancelled(job.id):
-                        await host.job_cancelled(job)
+                    if self._is_cancelled(job.job_id):
+                        await sink.job_cancelled(batch.id, job.job_id)
                 if rest:
                     pending.insert(0, rest)
                 continue
+            except _Stop:
+                raise
             except Exception as exc:
-                if self.runner.is_out_of_memory(exc):
-                    log.warning("out of memory on %s; freeing memory", [j.id for j in group])
+                out_of_memory = self.runner.is_out_of_memory(exc)
+                if out_of_memory:
+                    log.warning("out of memory on %s; freeing memory", [j.job_id for j in group])
                     with contextlib.suppress(Exception):
                         await self.call(self.runner.free_memory)
                 if len(group) > 1:
-                    log.info("batch %s failed (%s); retrying its jobs one by one", [j.id for j in group], exc)
+                    ids = [j.job_id for j in group]
+                    log.info("batch %s failed (%s); retrying its jobs one by one", ids, exc)
                     pending[0:0] = [[job] for job in group]
                 else:
-                    log.info("job %s failed: %r", group[0].id, exc)
-                    await self._finish(host, group[0], failure_message(exc))
+                    log.info("job %s failed: %r", group[0].job_id, exc)
+                    await self._finish(
+                        sink, batch, group[0], failure_problem(exc, out_of_memory=out_of_memory)
+                    )
                 continue
             if self._calls_since_load:
-                host.batch_measured(group, seconds)
+                sink.call_measured(CallMeasured(batch.id, tuple(j.job_id for j in group), seconds))
             self._calls_since_load += 1
-            # Saving and recording overlap the next pipeline call: the GPU does not wait for PNGs.
+            # Encoding and reporting overlap the next pipeline call: the GPU does not wait for PNGs.
             # From here on the group's jobs can no longer be cancelled.
-            cancelled = {job.id for job in group if self.is_cancelled(job.id)}
-            finishing = {job.id for job in group}
-            self.current = [job for job in self.current if job.id not in finishing]
+            cancelled = {job.job_id for job in group if self._is_cancelled(job.job_id)}
+            finishing = {job.job_id for job in group}
+            self.current = [job for job in self.current if job.job_id not in finishing]
             task = asyncio.create_task(
-                self._save_group(
-                    host, group, images, seconds, cancelled, self.model_name, self.model_hash, started
+                self._encode_group(
+                    sink, batch, group, images, seconds, cancelled, self.model_name, self.model_hash, started
                 )
             )
             self._finishers.add(task)
             task.add_done_callback(self._finishers.discard)
             await self._wait_finishers(MAX_FINISHING)
 
-    async def _save_group(
+    async def _encode_group(
         self,
-        host: Host,
-        group: list[Job],
+        sink: BatchSink,
+        batch: Batch,
+        group: list[BatchJob],
         images: list[list[Any]],
         seconds: float,
         cancelled: set[str],
@@ -468,63 +424,78 @@ class Worker:
     ) -> None:
         shares = split_seconds(seconds, [len(imgs) for imgs in images])
 
-        async def save(job: Job, job_images: list[Any]) -> Saved | None:
-            if job.id in cancelled:
+        async def encode(job: BatchJob, job_images: list[Any]) -> EncodedImages | None:
+            if job.job_id in cancelled:
                 return None
             return await asyncio.to_thread(
-                self.runner.save, job.id, job.request, job_images, model_name, model_hash
+                self.runner.encode, job.request, job_images, model_name or batch.model, model_hash
             )
 
-        # the jobs' PNGs are encoded side by side (zlib lets go of the GIL), then recorded in order
+        # the jobs' PNGs are encoded side by side (zlib lets go of the GIL), then reported in order
         results = await asyncio.gather(
-            *(save(job, job_images) for job, job_images in zip(group, images, strict=True)),
+            *(encode(job, job_images) for job, job_images in zip(group, images, strict=True)),
             return_exceptions=True,
         )
         try:
             await started  # the rows say running before they say done
         except Exception:
-            log.exception("recording the start of %s failed", [job.id for job in group])
-        for job, saved, share in zip(group, results, shares, strict=True):
+            log.exception("reporting the start of %s failed", [job.job_id for job in group])
+        for job, encoded, share in zip(group, results, shares, strict=True):
             try:
-                if job.id in cancelled:
-                    await host.job_cancelled(job)
-                elif isinstance(saved, BaseException):
-                    log.error("saving the images of %s failed", job.id, exc_info=saved)
-                    await host.job_failed(job, f"The images could not be saved: {_short(saved)}. Try again.")
+                if job.job_id in cancelled:
+                    await sink.job_cancelled(batch.id, job.job_id)
+                elif isinstance(encoded, BaseException):
+                    log.error("encoding the images of %s failed", job.job_id, exc_info=encoded)
+                    problem = Problem(WorkerProblem.NOT_SAVED, detail=detail_of(encoded))
+                    await sink.job_failed(JobFailed(batch.id, job.job_id, problem))
                 else:
-                    await host.job_done(job, saved, share)
+                    assert encoded is not None
+                    result = JobResult(
+                        batch_id=batch.id,
+                        job_id=job.job_id,
+                        images=tuple(
+                            ImageResult(png, seed)
+                            for png, seed in zip(encoded.images, encoded.seeds, strict=True)
+                        ),
+                        grid=encoded.grid,
+                        gpu_seconds=share,
+                    )
+                    self.jobs_done += 1
+                    await sink.job_done(result)
             except Exception:
-                log.exception("recording the result of %s failed", job.id)
+                log.exception("reporting the result of %s failed", job.job_id)
                 with contextlib.suppress(Exception):
-                    await host.job_failed(job, "Something went wrong on our side; the error was logged.")
+                    await sink.job_failed(JobFailed(batch.id, job.job_id, Problem(WorkerProblem.INTERNAL)))
 
     async def _wait_finishers(self, at_most: int = 0) -> None:
-        """Wait until at most `at_most` groups are still being saved."""
+        """Wait until at most `at_most` groups are still being encoded."""
         while len(self._finishers) > at_most:
             await asyncio.wait(set(self._finishers), return_when=asyncio.FIRST_COMPLETED)
 
-    async def _finish(self, host: Host, job: Job, message: str) -> None:
-        if self.is_cancelled(job.id):
-            await host.job_cancelled(job)
+    async def _finish(self, sink: BatchSink, batch: Batch, job: BatchJob, problem: Problem) -> None:
+        if self._is_cancelled(job.job_id):
+            await sink.job_cancelled(batch.id, job.job_id)
         else:
-            await host.job_failed(job, message)
+            await sink.job_failed(JobFailed(batch.id, job.job_id, problem))
 
-    async def _drop_cancelled(self, host: Host, jobs: list[Job]) -> list[Job]:
+    async def _drop_cancelled(self, sink: BatchSink, batch: Batch, jobs: list[BatchJob]) -> list[BatchJob]:
         keep = []
         for job in jobs:
-            if self.is_cancelled(job.id):
-                await host.job_cancelled(job)
+            if self._is_cancelled(job.job_id):
+                await sink.job_cancelled(batch.id, job.job_id)
             else:
                 keep.append(job)
         return keep
 
-    async def _generate(self, host: Host, jobs: list[Job]) -> tuple[list[list[Any]], float]:
+    async def _generate(
+        self, sink: BatchSink, batch: Batch, jobs: list[BatchJob]
+    ) -> tuple[list[list[Any]], float]:
         if self._stopping:
             raise _Stop
         loop = asyncio.get_running_loop()
         token = self.runner.cancel_token()
-        want_preview = host.want_preview(jobs)
-
+        want_preview = batch.previews
+        ids = tuple(job.job_id for job in jobs)
         last = time.monotonic()
 
         def on_progress(step: int, total: int, previews: Previews = ()) -> None:
@@ -542,13 +513,15 @@ class Worker:
                 if len(previews) != len(jobs):  # one for the whole call: everyone sees it
                     previews = [previews[0]] * len(jobs)
                 data = [encode_preview(p) for p in previews]
-            loop.call_soon_threadsafe(host.batch_progress, jobs, step, total, data)
+            report = BatchProgress(batch.id, ids, step, total, tuple(data))
+            loop.call_soon_threadsafe(sink.batch_progress, report)
 
         def run() -> tuple[list[list[Any]], float]:
             start = time.perf_counter()
             result = self.runner.generate(
                 self.model,
                 [job.request for job in jobs],
+                sources=[job.source for job in jobs],
                 on_progress=on_progress,
                 cancel=token,
                 want_preview=want_preview,
@@ -556,9 +529,9 @@ class Worker:
             return result, time.perf_counter() - start
 
         self._token = token
-        self._running = {job.id for job in jobs}
+        self._running = set(ids)
         try:
-            if any(self.is_cancelled(job.id) for job in jobs):
+            if any(self._is_cancelled(job_id) for job_id in ids):
                 token.cancel()
             images, seconds = await self.call(run)
         except Exception as exc:
@@ -578,10 +551,72 @@ class Worker:
         return images, seconds
 
 
-class _CancelledBatch(Exception):
-    pass
+# -- the pool ------------------------------------------------------------------------------------
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
+class LocalWorkerPool(WorkerPool):
+    """`workers` in-process workers sharing one runner; each has its own GPU thread and model."""
+
+    def __init__(self, runner: Runner, *, workers: int = 1, device: str = "local") -> None:
+        if workers < 1:
+            raise ValueError(f"a pool needs at least one worker, not {workers}")
+        self.runner = runner
+        node = socket.gethostname()
+        self._workers = {
+            f"local-{i}": LocalWorker(f"local-{i}", runner, node=node, device=device, thread_name=f"gpu{i}")
+            for i in range(workers)
+        }
+        self._freed = asyncio.Event()
+        self._sink: BatchSink | None = None
+        self._stopping = False
+        for worker in self._workers.values():
+            worker.on_free = self._freed.set
+
+    async def start(self, sink: BatchSink) -> None:
+        self._sink = sink
+        for worker in self._workers.values():
+            worker.sink = sink
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._freed.set()
+        await asyncio.gather(*(worker.stop() for worker in self._workers.values()))
+
+    def workers(self) -> list[WorkerInfo]:
+        return [worker.info() for worker in self._workers.values()]
+
+    def free_workers(self) -> list[WorkerInfo]:
+        if self._stopping:
+            return []
+        return [worker.info() for worker in self._workers.values() if worker.free]
+
+    async def wait_free(self) -> WorkerInfo | None:
+        while not self._stopping:
+            free = self.free_workers()
+            if free:
+                return free[0]
+            self._freed.clear()
+            await self._freed.wait()
+        return None
+
+    async def submit(self, worker_id: str, batch: Batch) -> None:
+        if self._sink is None:
+            raise RuntimeError("the pool is not started")
+        if self._stopping:
+            await self._sink.batch_interrupted(batch.id, batch.job_ids)
+            return
+        self._workers[worker_id].submit(batch)
+
+    async def cancel(self, job_id: str) -> bool:
+        return any(worker.cancel(job_id) for worker in self._workers.values())
+
+    async def switch_model(self, name: str, *, worker_id: str | None = None) -> str | None:
+        targets = [self._workers[worker_id]] if worker_id is not None else list(self._workers.values())
+        results = await asyncio.gather(*(w.switch_model(name) for w in targets), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results[0]  # type: ignore[return-value]
+
+    def model_names(self) -> list[str]:
+        return list(self.runner.model_names())

@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bot.app import ImagineBot
 from generation.jobs.service import JobService
-from tests.helpers.bot_env import FakeRunner, make_discord_settings, make_settings
+from generation.workers.fakes import FakeRunner
+from generation.workers.runner import PipelineRunner
+from tests.helpers.bot_env import make_discord_settings, make_settings
 
 
 async def main() -> None:
@@ -36,7 +38,7 @@ async def main() -> None:
 
     server = SimpleNamespace(api_base=args.api_base, gateway_url=args.gateway_url)
     settings = make_settings(args.root, args.tiny or args.root / "models")
-    runner = None if args.tiny else FakeRunner(settings, step_seconds=args.step_seconds)
+    runner = PipelineRunner(settings) if args.tiny else FakeRunner(step_seconds=args.step_seconds)
     service = await JobService.open(settings, runner=runner)
     bot = ImagineBot(settings, make_discord_settings(server), service)
 

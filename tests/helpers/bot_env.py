@@ -4,9 +4,9 @@
         ix = await env.server.slash("imagine", {"prompt": "a red circle"})
         message = await env.result(ix)
 
-`bot_running(tmp_path, runner=FakeRunner)` runs a `FakeRunner` instead of the tiny model:
-flat-colour (or noise) images made without torch, with a `gate` that holds the GPU loop, for
-tests about timing and the queue.
+`bot_running(tmp_path, runner=fake_runner)` runs the shared `FakeRunner` (generation.workers.fakes)
+instead of the tiny model: flat-colour (or noise) images made without torch, with a `gate` that
+holds the GPU loop, for tests about timing and the queue.
 """
 
 from __future__ import annotations
@@ -15,12 +15,8 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import random
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -33,9 +29,9 @@ from bot.app import ImagineBot
 from bot.settings import DiscordSettings
 from generation.jobs.service import JobService
 from generation.jobs.types import Job
-from generation.progress import Cancelled, CancelToken
 from generation.settings import PathSettings, Settings, load_settings
-from generation.workers.local import PipelineRunner
+from generation.workers.fakes import FakeRunner
+from generation.workers.runner import PipelineRunner
 from localcord import LocalDiscord, StoredMessage
 
 RESULT_TIMEOUT = 60.0  # a tiny-model job on a busy 2-core machine
@@ -73,61 +69,9 @@ def make_discord_settings(server: Any = None, **changes: Any) -> DiscordSettings
     return settings
 
 
-class FakeRunner(PipelineRunner):
-    """Stands in for the model: each step sleeps `step_seconds` (after waiting for `gate`, when
-    it is cleared); images are flat colours, or noise (large PNGs) with `noise=True`."""
-
-    def __init__(self, settings: Settings, *, step_seconds: float = 0.0, noise: bool = False) -> None:
-        super().__init__(settings)
-        self.step_seconds = step_seconds
-        self.noise = noise
-        self.gate = threading.Event()
-        self.gate.set()
-        self.calls: list[tuple[float, list[Any]]] = []  # (monotonic start, requests)
-
-    def model_names(self) -> list[str]:
-        return ["tiny", "other"]
-
-    def load(self, name: str) -> Any:
-        return SimpleNamespace(name=name, short_hash="0123456789")
-
-    def check(self, model: Any) -> None:
-        pass
-
-    def unload(self, model: Any) -> None:
-        pass
-
-    def generate(self, model, requests, *, on_progress, cancel, want_preview):
-        from PIL import Image
-
-        self.calls.append((time.monotonic(), list(requests)))
-        total = max(1, requests[0].steps)
-        for step in range(1, total + 1):
-            while not self.gate.wait(0.05):
-                if cancel is not None and cancel.cancelled:
-                    break
-            time.sleep(self.step_seconds)
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled()
-            if on_progress is not None:
-                preview = Image.new("RGB", (16, 16), (step * 40 % 256, 90, 160)) if want_preview else None
-                on_progress(step, total, [preview] * len(requests) if preview else [])
-        out = []
-        for request in requests:
-            from generation.requests.followups import output_size
-
-            size = output_size(request)
-            images = []
-            for i in range(request.count):
-                if self.noise:
-                    images.append(Image.frombytes("RGB", size, random.randbytes(size[0] * size[1] * 3)))
-                else:
-                    images.append(Image.new("RGB", size, ((request.seed + i) % 256, 128, 64)))
-            out.append(images)
-        return out
-
-    def cancel_token(self) -> Any:
-        return CancelToken()
+def fake_runner(settings: Settings | None = None) -> FakeRunner:
+    """A runner factory for `bot_running(runner=...)`: the shared fake, no model, no torch."""
+    return FakeRunner()
 
 
 @dataclasses.dataclass
@@ -217,7 +161,7 @@ async def bot_running(
             server,
             settings,
             make_discord_settings(server, **discord_settings),
-            runner(settings) if runner else None,
+            runner(settings) if runner else PipelineRunner(settings),
         )
         try:
             await env.start()

@@ -1,10 +1,11 @@
-"""The job store: SQLite (WAL) through aiosqlite, with versioned migrations.
+"""The job store on SQLite (WAL) through aiosqlite, with versioned migrations: a `Store` (base.py).
 
-Every job is a row (`jobs`), its images rows of `images`; quota rows and per-server settings live
-beside them. Writes that belong together run in one transaction (a finished job's status, images,
-charge and the release of its reservation), so a crash leaves either all or none of them.
-Migrations are the files `generation/migrations/NNNN_name.sql`, applied in order at open; the
-database's `PRAGMA user_version` is the number of the last one applied.
+Every job is a row (`jobs`), its images rows of `images` (artifact keys); quota rows and
+per-server settings live beside them. Writes that belong together run in one transaction (a
+finished job's status, images, charge and the release of its reservation), so a crash leaves
+either all or none of them. A job's error is a Problem stored as JSON. Migrations are the files
+`migrations/NNNN_name.sql` beside this module, applied in order at open; the database's
+`PRAGMA user_version` is the number of the last one applied.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 
 import aiosqlite
 
-from generation.jobs.types import Job, JobImage, JobOwner, JobStatus, new_job_id
+from generation.jobs.types import LEGACY_ERROR, Job, JobImage, JobOwner, JobStatus, new_job_id
+from generation.problems import Problem
 from generation.requests.request import GenerationRequest
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -40,7 +42,7 @@ def migrations(folder: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
 
 _JOB_COLUMNS = (
     "id, user_id, guild_id, channel_id, role_ids, priority, request, status, created_at, started_at,"
-    " finished_at, gpu_seconds, error, model_name, model_hash, grid_path, parent_id, meta, attempts"
+    " finished_at, gpu_seconds, error, model_name, model_hash, grid_key, parent_id, meta, attempts"
 )
 
 
@@ -158,7 +160,7 @@ class SQLiteStore:
         *,
         finished_at: float,
         gpu_seconds: float,
-        grid_path: Path | None,
+        grid_key: str | None,
         images: Sequence[JobImage],
         charge_day: str,
         model_hash: str | None = None,
@@ -166,16 +168,16 @@ class SQLiteStore:
         """Done, images, charge and release in one transaction. False if the job was finished already."""
         async with self.transaction() as db:
             cur = await db.execute(
-                "UPDATE jobs SET status='done', finished_at=?, gpu_seconds=?, grid_path=?, error=NULL,"
+                "UPDATE jobs SET status='done', finished_at=?, gpu_seconds=?, grid_key=?, error=NULL,"
                 " model_hash=COALESCE(?, model_hash) WHERE id=? AND status IN ('queued','running')",
-                (finished_at, gpu_seconds, None if grid_path is None else str(grid_path), model_hash, job_id),
+                (finished_at, gpu_seconds, grid_key, model_hash, job_id),
             )
             if cur.rowcount == 0:
                 return False
             await db.execute("DELETE FROM images WHERE job_id=?", (job_id,))
             await db.executemany(
-                "INSERT INTO images (job_id, idx, seed, path) VALUES (?,?,?,?)",
-                [(job_id, im.index, im.seed, str(im.path)) for im in images],
+                "INSERT INTO images (job_id, idx, seed, key) VALUES (?,?,?,?)",
+                [(job_id, im.index, im.seed, im.key) for im in images],
             )
             await db.execute(
                 "INSERT OR IGNORE INTO quota_charges (job_id, user_id, day, seconds, charged_at)"
@@ -186,7 +188,7 @@ class SQLiteStore:
         return True
 
     async def finish_unsuccessful(
-        self, job_id: str, status: JobStatus, *, finished_at: float, error: str | None = None
+        self, job_id: str, status: JobStatus, *, finished_at: float, error: Problem | None = None
     ) -> bool:
         """Failed or cancelled: the reservation is released, nothing is charged."""
         assert status in (JobStatus.FAILED, JobStatus.CANCELLED)
@@ -194,7 +196,7 @@ class SQLiteStore:
             cur = await db.execute(
                 "UPDATE jobs SET status=?, finished_at=?, error=?"
                 " WHERE id=? AND status IN ('queued','running')",
-                (status.value, finished_at, error, job_id),
+                (status.value, finished_at, _error_column(error), job_id),
             )
             if cur.rowcount == 0:
                 return False
@@ -266,13 +268,13 @@ class SQLiteStore:
             return jobs
         ids = [j.id for j in jobs]
         rows = await self._fetchall(
-            f"SELECT job_id, idx, seed, path FROM images WHERE job_id IN ({', '.join('?' * len(ids))})"
+            f"SELECT job_id, idx, seed, key FROM images WHERE job_id IN ({', '.join('?' * len(ids))})"
             " ORDER BY job_id, idx",
             ids,
         )
         images: dict[str, list[JobImage]] = {}
-        for job_id, idx, seed, path in rows:
-            images.setdefault(job_id, []).append(JobImage(idx, seed, Path(path)))
+        for job_id, idx, seed, key in rows:
+            images.setdefault(job_id, []).append(JobImage(idx, seed, key))
         return [j.replace(images=tuple(images.get(j.id, ()))) for j in jobs]
 
     # -- quotas -------------------------------------------------------------------------------
@@ -364,10 +366,10 @@ def _job_row(job: Job) -> tuple[Any, ...]:
         job.started_at,
         job.finished_at,
         job.gpu_seconds,
-        job.error,
+        _error_column(job.error),
         job.model_name,
         job.model_hash,
-        None if job.grid_path is None else str(job.grid_path),
+        job.grid_key,
         job.parent_id,
         json.dumps(job.meta),
         job.attempts,
@@ -391,7 +393,7 @@ def _job_from_row(row: Sequence[Any]) -> Job:
         error,
         model_name,
         model_hash,
-        grid_path,
+        grid_key,
         parent_id,
         meta,
         attempts,
@@ -405,12 +407,29 @@ def _job_from_row(row: Sequence[Any]) -> Job:
         started_at=started_at,
         finished_at=finished_at,
         gpu_seconds=gpu_seconds,
-        error=error,
+        error=_error_from_column(error),
         model_name=model_name,
         model_hash=model_hash,
-        grid_path=None if grid_path is None else Path(grid_path),
+        grid_key=grid_key,
         parent_id=parent_id,
         meta=json.loads(meta),
         priority=priority,
         attempts=attempts,
     )
+
+
+def _error_column(problem: Problem | None) -> str | None:
+    return None if problem is None else json.dumps(problem.to_dict())
+
+
+def _error_from_column(text: str | None) -> Problem | None:
+    """A problem back from its JSON; plain text from an older version becomes a `legacy` problem."""
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("code"), str):
+        return Problem.from_dict(data)
+    return Problem(LEGACY_ERROR, text=text)

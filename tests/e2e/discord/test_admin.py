@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.bot_env import FakeRunner, bot_running, job_id_of
+from tests.helpers.bot_env import bot_running, fake_runner, job_id_of
 
 
 @pytest.fixture
 async def env(tmp_path):
-    async with bot_running(tmp_path, runner=FakeRunner) as env:
+    async with bot_running(tmp_path, runner=fake_runner) as env:
         yield env
 
 
@@ -29,7 +29,7 @@ async def test_spoilers_outside_nsfw_channels(env):
 
 
 async def test_quota_and_queue_commands(tmp_path):
-    async with bot_running(tmp_path, runner=FakeRunner, daily_seconds=600.0) as env:
+    async with bot_running(tmp_path, runner=fake_runner, daily_seconds=600.0) as env:
         await quota_and_queue(env)
 
 

@@ -11,12 +11,12 @@ from PIL import Image
 
 from generation.requests.request import Mode
 from localcord import FLAG_EPHEMERAL
-from tests.helpers.bot_env import FakeRunner, bot_running, is_result, job_id_of
+from tests.helpers.bot_env import FakeRunner, bot_running, fake_runner, is_result, job_id_of
 
 
 @pytest.fixture
 async def env(tmp_path):
-    async with bot_running(tmp_path, runner=FakeRunner) as env:
+    async with bot_running(tmp_path, runner=fake_runner) as env:
         yield env
 
 
@@ -32,7 +32,7 @@ async def test_defer_comes_first_even_with_the_gpu_busy(env):
     runner.gate.set()
     await env.result(first)
     await env.result(second)
-    assert runner.calls[1][0] > callback.call.time  # its generation came after the defer
+    assert runner.call_times[1] > callback.call.time  # its generation came after the defer
 
 
 async def test_queued_message_shows_and_updates_its_position(env):
@@ -87,7 +87,7 @@ async def test_rate_limits_and_server_errors_are_survived(env):
 
 async def test_uploads_fit_a_200_kb_limit(tmp_path):
     def noisy(settings):
-        return FakeRunner(settings, noise=True)
+        return FakeRunner(noise=True)
 
     async with bot_running(tmp_path, runner=noisy) as env:
         limit = 200 * 1024
@@ -96,7 +96,7 @@ async def test_uploads_fit_a_200_kb_limit(tmp_path):
         )
         message = await env.result(ix)
         job = await env.job_for(message)
-        assert job.grid_path.stat().st_size > limit  # the grid itself would not fit
+        assert len(await env.service.read_artifact(job.grid_key)) > limit  # the grid itself would not fit
         sizes = [f.size for c in env.server.calls for f in c.files]
         assert sizes and max(sizes) <= limit
         with Image.open(io.BytesIO(message.attachments[0].data)) as image:
@@ -124,7 +124,7 @@ async def test_admin_commands_are_refused_to_others(env):
 
 
 async def test_banned_words_refuse_the_prompt(tmp_path):
-    async with bot_running(tmp_path, runner=FakeRunner, banned_words=("forbidden",)) as env:
+    async with bot_running(tmp_path, runner=fake_runner, banned_words=("forbidden",)) as env:
         server = env.server
         ix = await server.slash("imagine", {"prompt": "a Forbidden fruit"})
         refusal = await ix.wait_followup(lambda m: "forbidden" in m.content)
@@ -144,7 +144,7 @@ async def test_show_after_a_restart_keeps_buttons_working(env):
     ix = await server.slash("imagine", {"prompt": "a lasting star"})
     job_id = job_id_of(await env.result(ix))
 
-    await env.restart(FakeRunner(env.settings))  # a new bot and service on the same database
+    await env.restart(FakeRunner())  # a new bot and service on the same database
     shown = await server.slash("show", {"job": job_id}, user="mod")
     message = await env.result(shown)
     assert job_id in message.content and f"img:u:{job_id}:3" in message.custom_ids()
@@ -169,7 +169,7 @@ async def test_a_result_never_posted_before_a_crash_is_posted_after_the_restart(
     await env.stop()
     since = server.now()
 
-    await env.restart(FakeRunner(env.settings))
+    await env.restart(FakeRunner())
     message = await server.wait_for_message(
         lambda m: is_result(m) and job_id_of(m) == job_id, since=since, timeout=20
     )
@@ -178,7 +178,7 @@ async def test_a_result_never_posted_before_a_crash_is_posted_after_the_restart(
 
     # Delivered once: a further restart posts nothing for it.
     since = server.now()
-    await env.restart(FakeRunner(env.settings))
+    await env.restart(FakeRunner())
     await env.bot.delivery.idle()
     assert not server.calls_matching(lambda c: c.method == "PATCH", since=since)
 
@@ -198,7 +198,7 @@ async def test_delete_is_for_the_owner_or_an_admin(env):
 
 async def test_progress_edits_are_coalesced(tmp_path):
     def slow(settings):
-        return FakeRunner(settings, step_seconds=0.05)
+        return FakeRunner(step_seconds=0.05)
 
     async with bot_running(tmp_path, runner=slow, progress_interval=0.3) as env:
         server = env.server
@@ -222,7 +222,7 @@ async def test_vary_from_a_past_job(env):
     ix = await server.slash("vary", options, user="mod")
     job = await env.job_for(await env.result(ix))
     assert (job.request.mode, job.parent_id, job.request.seed) == (Mode.IMG2IMG, first.id, 7)
-    assert job.request.source_image == str(first.images[1].path)
+    assert job.request.source_image == first.images[1].key
     assert job.request.prompt == "a gold star" and job.request.strength == 0.4
     missing = await server.slash("vary", {"job": "nosuchjob00"})
     assert "no job" in (await missing.wait_followup()).content

@@ -43,7 +43,7 @@ async def test_imagine_then_upscale_vary_reroll(bot_env):
     up_message = await bot_env.result(up)
     up_job = await bot_env.job_for(up_message)
     assert up_job.request.mode is Mode.UPSCALE and up_job.parent_id == job.id
-    assert up_job.request.source_image == str(job.images[0].path) and up_job.request.seed == 42
+    assert up_job.request.source_image == job.images[0].key and up_job.request.seed == 42
     assert up_job.owner.user_id == server.get_user("mod").id
     assert up_job.meta["depth"] == 1
     assert f"img:s:{up_job.id}:0" in up_message.custom_ids()  # upscales get vary subtle/strong
@@ -52,7 +52,7 @@ async def test_imagine_then_upscale_vary_reroll(bot_env):
     var = await server.click(f"img:v:{job.id}:0", message)
     var_job = await bot_env.job_for(await bot_env.result(var))
     assert var_job.request.mode is Mode.IMG2IMG and var_job.parent_id == job.id
-    assert var_job.request.source_image == str(job.images[0].path)
+    assert var_job.request.source_image == job.images[0].key
     assert var_job.request.count == 4 and var_job.request.seed != RANDOM_SEED
 
     # reroll: the same request with a new seed
@@ -76,6 +76,6 @@ async def test_vary_from_an_attachment(bot_env):
     job = await bot_env.job_for(await bot_env.result(ix))
     assert job.request.mode is Mode.IMG2IMG and job.request.strength == 0.7
     assert job.request.prompt == "a blue square" and job.parent_id is None
-    with Image.open(job.request.source_image) as source:
+    with Image.open(io.BytesIO(await bot_env.service.read_artifact(job.request.source_image))) as source:
         assert source.size == (100, 80)
     assert job.request.width >= job.request.height  # the upload's shape

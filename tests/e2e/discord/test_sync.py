@@ -9,7 +9,7 @@ from discord import app_commands
 
 from bot.app import ImagineBot
 from localcord import FLAG_EPHEMERAL
-from tests.helpers.bot_env import FakeRunner, bot_running
+from tests.helpers.bot_env import FakeRunner, bot_running, fake_runner
 
 
 def command_puts(server, since: float | None = None) -> list:
@@ -34,35 +34,35 @@ class WithPing(ImagineBot):
 
 
 async def test_commands_sync_at_start_only_when_they_changed(tmp_path):
-    async with bot_running(tmp_path, runner=FakeRunner) as env:
+    async with bot_running(tmp_path, runner=fake_runner) as env:
         server = env.server
         assert len(command_puts(server)) == 1 and {"imagine", "sync"} <= names(server)
 
         since = server.now()
-        await env.restart(FakeRunner(env.settings))  # the same tree on the same database
+        await env.restart(FakeRunner())  # the same tree on the same database
         assert not command_puts(server, since)
 
         since = server.now()
         env.bot_class = WithPing
-        await env.restart(FakeRunner(env.settings))
+        await env.restart(FakeRunner())
         assert len(command_puts(server, since)) == 1 and "ping" in names(server)
 
         since = server.now()
-        await env.restart(FakeRunner(env.settings))  # that tree again: nothing to send
+        await env.restart(FakeRunner())  # that tree again: nothing to send
         assert not command_puts(server, since)
 
         env.bot_class = ImagineBot
-        await env.restart(FakeRunner(env.settings))
+        await env.restart(FakeRunner())
         assert "ping" not in names(server)
 
 
 async def test_no_sync_at_start_when_the_config_says_so(tmp_path):
-    async with bot_running(tmp_path, runner=FakeRunner, sync_commands=False) as env:
+    async with bot_running(tmp_path, runner=fake_runner, sync_commands=False) as env:
         assert not command_puts(env.server) and not env.server.commands()
 
 
 async def test_sync_command_is_for_admins_and_says_whether_anything_changed(tmp_path):
-    async with bot_running(tmp_path, runner=FakeRunner) as env:
+    async with bot_running(tmp_path, runner=fake_runner) as env:
         server = env.server
         since = server.now()
         refused = await server.slash("sync")  # alice, no Manage Server
@@ -83,16 +83,16 @@ async def test_sync_command_is_for_admins_and_says_whether_anything_changed(tmp_
 
 
 async def test_guild_scoped_commands_sync_when_the_guilds_change(tmp_path):
-    async with bot_running(tmp_path, runner=FakeRunner) as env:
+    async with bot_running(tmp_path, runner=fake_runner) as env:
         server = env.server
         guild = server.guild.id
         since = server.now()
         env.discord_settings = dataclasses.replace(env.discord_settings, guild_ids=(str(guild),))
-        await env.restart(FakeRunner(env.settings))
+        await env.restart(FakeRunner())
         puts = command_puts(server, since)
         assert [c.path for c in puts] == [f"/applications/{server.application_id}/guilds/{guild}/commands"]
         assert "imagine" in {c["name"] for c in server.commands(guild)}
 
         since = server.now()
-        await env.restart(FakeRunner(env.settings))
+        await env.restart(FakeRunner())
         assert not command_puts(server, since)

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from generation.jobs.service import JobService
-from generation.jobs.types import JobStatus
+from generation.jobs.types import EventKind, JobOwner, JobStatus
 from generation.settings import PathSettings, QueueSettings, QuotaSettings
-from tests.helpers.service_env import SlowRunner, make_settings
+from generation.workers.runner import PipelineRunner
+from tests.helpers.service_env import make_settings
 
 CHILD = Path(__file__).resolve().parents[2] / "helpers" / "service_env.py"
 JOBS = 4
@@ -72,7 +73,7 @@ async def test_killed_process_resumes_and_finishes_every_job_once(tmp_path, tiny
         queue=QueueSettings(batch_size=1),
         quota=QuotaSettings(daily_seconds=1e5),
     ).replace(paths=PathSettings(models_dir=models_dir, outputs_dir=outputs, database=database))
-    service = await JobService.open(settings, runner=SlowRunner(settings, 0.0))
+    service = await JobService.open(settings, runner=PipelineRunner(settings))
     first_before = await service.get_job(submitted[0])
     assert first_before.status is JobStatus.DONE and first_before.attempts == 1
     assert (await service.get_job(submitted[1])).status is JobStatus.RUNNING
@@ -83,17 +84,28 @@ async def test_killed_process_resumes_and_finishes_every_job_once(tmp_path, tiny
         seen = []
         while (event := await events.get(0.2)) is not None:
             seen.append((event.kind, event.job_id))
-        rows = await service.store._fetchall("SELECT job_id, COUNT(*) FROM quota_charges GROUP BY job_id")
-        reservations = await service.store._fetchall("SELECT job_id FROM quota_reservations")
+        charges = [await service.store.charge_of(job_id) for job_id in submitted]
+        reservations = [await service.store.reservation_of(job_id) for job_id in submitted]
+        quotas = [await service.quota_status(JobOwner(user)) for user in (1000, 1001)]  # the child's users
+        images = {
+            job_id: [
+                await service.read_artifact(key) for key in (job.grid_key, *(im.key for im in job.images))
+            ]
+            for job_id, job in finished.items()
+        }
     finally:
         await service.close()
 
     assert all(job.status is JobStatus.DONE for job in finished.values())
-    assert sorted(job_id for kind, job_id in seen if kind == "resumed") == sorted(submitted[1:])
-    assert sorted(job_id for kind, job_id in seen if kind == "done") == sorted(submitted[1:])  # each once
+    assert sorted(job_id for kind, job_id in seen if kind == EventKind.RESUMED) == sorted(submitted[1:])
+    assert sorted(job_id for kind, job_id in seen if kind == EventKind.DONE) == sorted(
+        submitted[1:]
+    )  # each once
     assert finished[submitted[0]].finished_at == first_before.finished_at  # not run again
     assert [finished[j].attempts for j in submitted] == [1, 2, 1, 1]
-    assert sorted(rows) == sorted((job_id, 1) for job_id in submitted)  # charged once each
-    assert reservations == []
+    # charged once each: every job its own time, and the users' totals nothing more
+    assert charges == [finished[j].gpu_seconds for j in submitted] and all(c > 0 for c in charges)
+    assert sum(q.used for q in quotas) == pytest.approx(sum(charges))
+    assert reservations == [None] * JOBS and all(q.reserved == 0 for q in quotas)
     for job in finished.values():
-        assert len(job.images) == 1 and job.images[0].path.exists() and job.grid_path.exists()
+        assert len(job.images) == 1 and all(data.startswith(b"\x89PNG") for data in images[job.id])

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from generation.jobs.fairqueue import (
-    NORMAL,
-    PRIORITY,
-    FairQueue,
-    QueueItem,
-    RateEstimator,
-    estimate_units,
-    etas,
-)
-from generation.requests.request import GenerationRequest, HiresFix, Mode
+from generation.jobs.fairqueue import NORMAL, PRIORITY, FairQueue, QueueItem
 
 
 def item(job_id: str, user: int, *, model: str = "m", key: object = "k", images: int = 1, **kw) -> QueueItem:
@@ -130,24 +121,3 @@ def test_loaded_model_goes_first_until_patience_runs_out():
     queue.push(item("x0", 1, model="other"))
     queue.push(item("m0", 2, model="loaded"))
     assert queue.take_batch(loaded_model="loaded", patience=0)[0].job_id == "x0"
-
-
-def test_estimates_and_etas():
-    base = GenerationRequest("p", width=512, height=512, steps=20, count=1, seed=1)
-    assert estimate_units(base) == 22
-    assert estimate_units(base.replace(count=4)) == 88
-    assert estimate_units(base.replace(mode=Mode.IMG2IMG, strength=0.5, source_image="x")) == 12
-    assert estimate_units(base.replace(hires=HiresFix(2.0, 0.5))) > 22 * 3
-    small = estimate_units(base.replace(width=64, height=64))
-    assert small < 1
-    rates = RateEstimator(window=2, default=0.5)
-    assert rates.rate == 0.5 and not rates.measured
-    rates.add(10, 100)
-    rates.add(30, 100)
-    assert rates.rate == 0.2
-    rates.add(2, 100)  # the window keeps the last two
-    assert rates.rate == 0.16
-    queue = FairQueue()
-    queue.push(QueueItem.for_request("a", 1, base))
-    queue.push(QueueItem.for_request("b", 2, base.replace(count=2)))
-    assert etas(queue.order(), 1.0, busy_for=5) == {"a": 5, "b": 27}

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import re
 
 import pytest
 
+from bot.ui.text import describe, quota_line, reset_phrase
 from generation.jobs import quotas
+from generation.jobs.problems import Refusal
 from generation.jobs.service import JobService, SubmitRefused
 from generation.jobs.types import JobOwner, JobStatus
 from generation.settings import QueueSettings, QuotaSettings
-from tests.helpers.service_env import FakeRunner, make_settings, request
+from generation.workers.fakes import FakeRunner
+from tests.helpers.service_env import make_settings, request
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -30,9 +34,13 @@ def test_days_resets_and_their_description():
     assert quotas.day_key(now, reset_hour_utc=21) == "2024-04-30"
     assert quotas.next_reset(now) == utc(2024, 5, 2, 0, 0)
     assert quotas.next_reset(now, 21) == utc(2024, 5, 1, 21, 0)
-    assert quotas.describe_reset(now, quotas.next_reset(now)) == "in 3 h 12 min (00:00 UTC)"
-    assert quotas.describe_reset(now, quotas.next_reset(now, 21)) == "in 12 min (21:00 UTC)"
-    assert quotas.describe_reset(now, now + 3600) == "in 1 h (21:48 UTC)"
+
+    def describe_reset(now: float, at: float) -> str:  # the bot words when a quota day ends
+        return reset_phrase(at - now, at)
+
+    assert describe_reset(now, quotas.next_reset(now)) == "in 3 h 12 min (00:00 UTC)"
+    assert describe_reset(now, quotas.next_reset(now, 21)) == "in 12 min (21:00 UTC)"
+    assert describe_reset(now, now + 3600) == "in 1 h (21:48 UTC)"
 
 
 def test_budgets_roles_unlimited_and_overrides():
@@ -66,15 +74,44 @@ def test_refusal_message():
         override=None,
     )
     assert quotas.refusal(status, 5, now) is None
-    message = quotas.refusal(status, 12, now)
+    refused = quotas.refusal(status, 12, now)
+    assert isinstance(refused, SubmitRefused) and refused.code == Refusal.QUOTA_EXCEEDED
+    assert refused.fields == {
+        "needed": 12,
+        "remaining": 5,
+        "limit": 100,
+        "reserved": 15,
+        "resets_at": utc(2024, 5, 2, 0, 0),
+        "resets_in": 3 * 3600 + 12 * 60,
+    }
+    message = describe(refused)
     assert "needs about 12 s" in message and "5 s left of your 100 s daily budget" in message
     assert "15 s held by your waiting jobs" in message and "resets in 3 h 12 min (00:00 UTC)" in message
+
+
+def test_the_quota_line():
+    now = utc(2024, 5, 1, 20, 48, 0)
+
+    def line(**kw) -> str:
+        values = {"used": 80, "reserved": 15, "granted": 0, "override": None} | kw
+        return quota_line(
+            quotas.status(QuotaSettings(daily_seconds=100), user_id=1, role_ids=(), now=now, **values), now
+        )
+
+    assert line() == (
+        "80 s of 100 s GPU time used today, 15 s held by waiting jobs; 5 s left. "
+        "Resets in 3 h 12 min (00:00 UTC)."
+    )
+    assert (
+        line(reserved=0) == "80 s of 100 s GPU time used today; 20 s left. Resets in 3 h 12 min (00:00 UTC)."
+    )
+    assert line(override=math.inf) == "Unlimited GPU time (80 s used today)."
 
 
 @pytest.fixture
 async def service(tmp_path):
     settings = make_settings(tmp_path, queue=QUEUE, quota=QuotaSettings(daily_seconds=10))
-    runner = FakeRunner(settings.paths.outputs_dir, step_delay=0.02)
+    runner = FakeRunner(step_seconds=0.02)
     service = await JobService.open(settings, runner=runner)
     await service.start()
     yield service
@@ -87,10 +124,13 @@ async def test_reserve_refuse_grant_and_override(service):
     jobs = [await service.submit(request(f"j{n}"), owner) for n in range(4)]
     status = await service.quota_status(owner)
     assert status.reserved == pytest.approx(10) and status.used == 0 and status.remaining == pytest.approx(0)
-    with pytest.raises(
-        SubmitRefused, match=r"needs about 3 s.*0 s left of your 10 s daily budget.*resets in"
-    ):
+    with pytest.raises(SubmitRefused) as refused:
         await service.submit(request("too much"), owner)
+    assert refused.value.code == Refusal.QUOTA_EXCEEDED
+    assert (refused.value.fields["needed"], refused.value.fields["limit"]) == (3, 10)
+    assert re.search(
+        r"needs about 3 s.*0 s left of your 10 s daily budget.*resets in", describe(refused.value)
+    )
     await service.submit(request("someone else"), JobOwner(2))  # budgets are per user
     await service.grant_quota(1, 5)
     assert (await service.quota_status(owner)).limit == 15
@@ -133,14 +173,14 @@ async def test_charges_split_a_batch_by_images_and_release_reservations(service)
     assert await service.store.charge_of(bad.id) is None
     # charging is idempotent: finishing a done job again changes nothing
     again = await service.store.finish_done(
-        a.id, finished_at=0, gpu_seconds=99, grid_path=None, images=[], charge_day="2000-01-01"
+        a.id, finished_at=0, gpu_seconds=99, grid_key=None, images=[], charge_day="2000-01-01"
     )
     assert again is False and await service.store.charge_of(a.id) == charge_a
 
 
 async def test_a_resumed_job_is_charged_once(tmp_path):
     settings = make_settings(tmp_path, queue=QUEUE, quota=QuotaSettings(daily_seconds=100))
-    first = await JobService.open(settings, runner=FakeRunner(settings.paths.outputs_dir))
+    first = await JobService.open(settings, runner=FakeRunner())
     owner = JobOwner(1)
     queued = await first.submit(request("queued"), owner)
     running = await first.submit(request("running"), owner)
@@ -148,8 +188,8 @@ async def test_a_resumed_job_is_charged_once(tmp_path):
     await first.store.mark_running([running.id], started_at=1.0, model_name="tiny", model_hash=None)
     await first.close()
 
-    second = await JobService.open(settings, runner=FakeRunner(settings.paths.outputs_dir))
-    assert await second.store.schema_version() == 1  # migrations applied once, then left alone
+    second = await JobService.open(settings, runner=FakeRunner())
+    assert await second.store.schema_version() == 2  # migrations applied once, then left alone
     events = second.events()
     await second.start()
     resumed = []
@@ -161,8 +201,8 @@ async def test_a_resumed_job_is_charged_once(tmp_path):
     done = [await second.wait(job_id, 10) for job_id in resumed]
     assert all(j.status is JobStatus.DONE for j in done)
     assert {j.id: j.attempts for j in done} == {queued.id: 1, running.id: 2}
-    rows = await second.store._fetchall("SELECT job_id, COUNT(*) FROM quota_charges GROUP BY job_id")
-    assert sorted(rows) == sorted([(queued.id, 1), (running.id, 1)])
+    # each charged once, with its own time, and nothing else charged to the user
+    assert [await second.store.charge_of(j.id) for j in done] == [j.gpu_seconds for j in done]
     status = await second.quota_status(owner)
     assert status.reserved == 0 and status.used == pytest.approx(sum(j.gpu_seconds for j in done))
     await asyncio.sleep(0)

@@ -22,11 +22,16 @@ def test_derived_requests():
     settings = Settings()
     job = make_job()
     up = upscale_of_image(job, 2, settings)
-    assert (up.mode, up.source_image, up.seed, up.count) == (Mode.UPSCALE, "/tmp/x/2.png", 102, 1)
+    assert (up.mode, up.source_image, up.seed, up.count) == (Mode.UPSCALE, "abcdefgh23/2.png", 102, 1)
     assert (up.width, up.height) == (64, 64)  # an upscale's size is its source's
     assert output_size(make_job(up).request) == (128, 128)
     var = variation_of_image(job, 0, settings)
-    assert (var.mode, var.source_image, var.seed, var.count) == (Mode.IMG2IMG, "/tmp/x/0.png", RANDOM_SEED, 4)
+    assert (var.mode, var.source_image, var.seed, var.count) == (
+        Mode.IMG2IMG,
+        "abcdefgh23/0.png",
+        RANDOM_SEED,
+        4,
+    )
     assert var.strength == settings.defaults.img2img_strength
     assert variation_of_image(job, 1, settings, strength=0.35, count=2).strength == 0.35
     assert reroll_of(job.request).seed == RANDOM_SEED
