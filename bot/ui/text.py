@@ -108,17 +108,6 @@ def _clip(text: str, length: int = 40) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
-
-
 def reset_phrase(seconds_left: float, resets_at: float) -> str:
     """ "in 3 h 12 min (00:00 UTC)": when a quota day ends."""
     seconds = max(0, math.ceil(seconds_left))
@@ -158,7 +147,7 @@ def _queue_full(f: Mapping[str, Any]) -> str:
     return (
         f"The queue is full: {f['count']} jobs are waiting, the most it holds "
         f"(the limit is {f['limit']}). Try again in a few minutes"
-        + (f" (the next job should start in about {_duration(first)})." if first > 0 else ".")
+        + (f" (the next job should start in about {format_seconds(first)})." if first > 0 else ".")
     )
 
 
