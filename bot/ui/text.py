@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from generation.jobs.problems import Refusal
 from generation.jobs.types import LEGACY_ERROR, Job
 from generation.problems import Problem
+from generation.requests.excerpts import EXCERPT_LIMIT, excerpt
 from generation.requests.numbers import format_number as _n
 from generation.requests.request import MAX_SEED, GenerationRequest, Mode
 from generation.workers.protocol import WorkerProblem
@@ -48,17 +50,111 @@ FLAG_VALUES = {
 }
 
 
+# -- quoting what users typed -----------------------------------------------------------------
+
+MAX_PROBLEM_LENGTH = 300  # a worded problem says what to change in a line or two, never a wall
+_INLINE_MARKDOWN = re.compile(r"([\\*_~|`\[\]<>])")
+_MASS_MENTION = re.compile(r"@(everyone|here)")
+
+
+def user_text(value: object, limit: int = EXCERPT_LIMIT) -> str:
+    """What a user typed, as a message may show it: a short excerpt on one line (control and
+    invisible characters escaped, long text cut in the middle: `generation.requests.excerpts`),
+    with Discord markdown and @everyone/@here defused. Every template that echoes input uses it."""
+    text = _INLINE_MARKDOWN.sub(r"\\\1", excerpt(value, limit))
+    return _MASS_MENTION.sub("@\u200b\\1", text)
+
+
+def quoted(value: object, limit: int = EXCERPT_LIMIT) -> str:
+    """`user_text` in single quotes: `got 'wide'`."""
+    return f"'{user_text(value, limit)}'"
+
+
+def _listing(names: Sequence[str], room: int) -> str:
+    """`names` joined with commas in at most `room` characters, the rest counted: `a, b and 9 more`."""
+    shown: list[str] = []
+    for i, name in enumerate(names):
+        rest = len(names) - i - 1
+        tail = f" and {rest} more" if rest else ""
+        if len(", ".join([*shown, name])) + len(tail) > room and shown:
+            return ", ".join(shown) + f" and {len(names) - len(shown)} more"
+        shown.append(name)
+    return ", ".join(shown)
+
+
+_NUMBER_REASONS = {
+    "nan": "NaN is not a number",
+    "infinite": "infinity is not a number you can use",
+    "too_large": "far too large",
+    "too_small": "far too small",
+    "not_whole": "not a whole number",
+    "not_a_number": "not a number",
+}
+
+
+def _number_reason(f: Mapping[str, Any]) -> str:
+    """` (400 digits: far too large)` for a bad number, naming NaN and infinity; `` without a reason."""
+    reason = f.get("reason")
+    if not reason:
+        return ""
+    words = _NUMBER_REASONS.get(reason, reason.replace("_", " "))
+    return f" ({f['digits']:,} digits: {words})" if f.get("digits") else f" ({words})"
+
+
+# -- problem templates ---------------------------------------------------------------------------
+
+
 def _bad_value(f: Mapping[str, Any]) -> str:
     flag, value = f["flag"], f["value"]
     if f["kind"] == "switch":
-        return f"--{flag} takes {FLAG_VALUES[flag]}, got {value!r}"
-    return f"--{flag} needs {FLAG_VALUES[flag]}" + (f", got {value!r}" if value else "")
+        return f"--{flag} takes {FLAG_VALUES[flag]}, got {quoted(value)}"
+    got = f", got {quoted(value)}{_number_reason(f)}" if value else ""
+    return f"--{flag} needs {FLAG_VALUES[flag]}{got}"
 
 
 def _unknown_flag(f: Mapping[str, Any]) -> str:
     hint = f" (did you mean --{f['suggested']}?)" if f["suggested"] else ""
-    flags = ", ".join("/".join(f"--{name}" for name in names) for names in f["flags"])
-    return f"unknown flag {f['typed']}{hint}; flags are {flags}"
+    head = f"unknown flag {user_text(f['typed'], 24)}{hint}; flags are "
+    spellings = ["/".join(f"--{name}" for name in names) for names in f["flags"]]
+    return head + _listing(spellings, MAX_PROBLEM_LENGTH - len(head))
+
+
+_FIELD_LABELS = {
+    "width": "Width",
+    "height": "Height",
+    "steps": "Steps",
+    "cfg_scale": "CFG scale",
+    "seed": "The seed",
+    "count": "The number of images",
+    "strength": "Strength",
+    "upscale_factor": "The upscale factor",
+    "hires.scale": "The hires scale",
+    "hires.strength": "The hires strength",
+    "hires.steps": "Hires steps",
+    "variation.seed": "The variation seed",
+    "variation.strength": "The variation strength",
+}
+
+
+def _bad_number(f: Mapping[str, Any]) -> str:
+    """A request's number that is NaN, infinite, of 400 digits or not a number at all."""
+    flag = f["flag"]
+    label = _FIELD_LABELS.get(f["field"], f["field"])
+    if f.get("min") is not None:
+        rule = f"must be between {_n(f['min'])} and {_n(f['max'])}"
+    elif flag:
+        rule = f"needs {FLAG_VALUES[flag]}"
+    else:
+        rule = "must be a number above 1, like 2"
+    fix = f"; set it with --{flag}." if flag else "."
+    return f"{label} {rule}, not {quoted(f['value'], 24)}{_number_reason(f)}{fix}"
+
+
+def _unbalanced_quote(f: Mapping[str, Any]) -> str:
+    return (
+        f"The quote {f['quote']} in {quoted(f['near'], 24)} has no partner ({f['count']} quote marks in "
+        "all), so the flags after it would be read as text; remove it, or close it."
+    )
 
 
 def _flag_twice(f: Mapping[str, Any]) -> str:
@@ -66,13 +162,15 @@ def _flag_twice(f: Mapping[str, Any]) -> str:
     return f"--{f['flag']} is given twice{spellings}; give each flag once"
 
 
-def _unknown_sampler(f: Mapping[str, Any]) -> str:
-    """`unknown sampler 'x' (why); the samplers are: ...`, as both sampler problems begin."""
+def _unknown_sampler(f: Mapping[str, Any], around: int = 30) -> str:
+    """`unknown sampler 'x' (why); the samplers are: ...`, as both sampler problems begin; the list
+    fits what is left of the message after `around` characters of the wording around it."""
     if f["schedule"]:
-        why = f" (schedule type {f['schedule']!r} is not supported: use Karras or Automatic)"
+        why = f" (schedule type {quoted(f['schedule'], 16)} is not supported: use Karras or Automatic)"
     else:
         why = "" if f["name"].strip() else " (empty name)"
-    return f"unknown sampler {f['name']!r}{why}; the samplers are: {', '.join(f['samplers'])}"
+    head = f"unknown sampler {quoted(f['name'], 24)}{why}; the samplers are: "
+    return head + _listing(f["samplers"], MAX_PROBLEM_LENGTH - around - len(head))
 
 
 def _capitalised(text: str) -> str:
@@ -101,8 +199,6 @@ def _upscale_too_large(f: Mapping[str, Any]) -> str:
         f"Upscaling {f['width']}x{f['height']} by {_n(f['factor'])} makes {f['out_width']}x{f['out_height']} "
         f"({f['pixels']:,} pixels), over this server's limit of {f['max']:,}; {fix}."
     )
-
-
 
 
 def _clip(text: str, length: int = 40) -> str:
@@ -186,20 +282,24 @@ def _switch_failed(f: Mapping[str, Any]) -> str:
 PROBLEMS: dict[str, Template] = {
     # -- requests: prompt flags and validation ---------------------------------------------------
     "prompt.bad_value": _bad_value,
-    "prompt.text_after_value": (
-        "unexpected text {text!r} after --{flag} {value}: --{flag} takes one value, and the prompt goes "
-        "before the first flag"
+    "prompt.text_after_value": lambda f: (
+        f"unexpected text {quoted(f['text'])} after --{f['flag']} {user_text(f['value'], 24)}: "
+        f"--{f['flag']} takes one value, and the prompt goes before the first flag"
     ),
     "prompt.unknown_flag": _unknown_flag,
     "prompt.flag_twice": _flag_twice,
     "prompt.ratio_with_both_sides": (
         "--{flag} cannot be used with both --w and --h; give --{flag} with one of them, or neither"
     ),
-    "prompt.ratio_not_positive": "--{flag} needs two numbers above 0, like 16:9, got {value!r}",
+    "prompt.ratio_not_positive": lambda f: (
+        f"--{f['flag']} needs two numbers above 0, like 16:9, got {quoted(f['value'])}"
+    ),
+    "prompt.unbalanced_quote": _unbalanced_quote,
     "prompt.variation_strength_without_seed": (
         "--{flag} needs --{needs} too: the seed to vary towards, like --{needs} 1234"
     ),
     "prompt.unknown_sampler": lambda f: f"--{f['flag']}: {_unknown_sampler(f)}",
+    "request.bad_number": _bad_number,
     "request.prompt_empty": "The prompt is empty: describe the image you want, like 'a lighthouse at dusk'.",
     "request.prompt_too_long": (
         "The prompt is {length:,} characters long; shorten it to {max:,} characters or fewer."
