@@ -279,6 +279,65 @@ def _switch_failed(f: Mapping[str, Any]) -> str:
     return f"Could not switch to {f['model']}: {f['detail']}{kept}."
 
 
+# -- images handed in (generation.images.intake) --------------------------------------------------
+
+_ATTACH = "attach a PNG, JPEG or WebP image"
+_KINDS = {
+    "PDF": "a PDF",
+    "ZIP": "a ZIP archive",
+    "video": "a video",
+    "SVG": "an SVG drawing",
+    "HTML": "a web page",
+    "text": "text",
+}
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f}".removesuffix(".0")
+
+
+def _not_an_image(f: Mapping[str, Any]) -> str:
+    kind = _KINDS.get(f["looks_like"] or "")
+    return (
+        f"That file is {kind}, not an image; {_ATTACH}." if kind else f"That file is not an image; {_ATTACH}."
+    )
+
+
+def _unsupported_image(f: Mapping[str, Any]) -> str:
+    if f["format"] == "HEIC":
+        return f"HEIC photos cannot be read here; export it as JPEG (or {_ATTACH})."
+    if f["format"] and f["mode"]:
+        what = f"{user_text(f['format'], 12)} images in mode {user_text(f['mode'], 12)}"
+    else:
+        what = f"{user_text(f['format'] or 'Such', 12)} images"
+    return f"{what} are not supported; {_ATTACH}."
+
+
+def _too_many_pixels(f: Mapping[str, Any]) -> str:
+    if f["width"] is None:  # Pillow stopped it at the header: a decompression bomb
+        claims = f"claims {f['pixels']:,} pixels" if f["pixels"] else "claims far too many pixels"
+        return (
+            f"The image {claims}, far over the limit of {f['max']:,} (a decompression bomb); "
+            "attach a smaller image."
+        )
+    return (
+        f"The image is {f['width']}x{f['height']} ({f['pixels']:,} pixels), over the limit of {f['max']:,}; "
+        "attach a smaller image."
+    )
+
+
+def _image_format(f: Mapping[str, Any]) -> str:
+    return f"{user_text(f['format'], 12)} file" if f.get("format") else "file"
+
+
+def _bad_parameter(f: Mapping[str, Any]) -> str:
+    kinds = {"int": "a whole number", "number": "a number", "size": "a size like 512x512"}
+    return (
+        f"The image's {user_text(f['key'], 24)} is {quoted(f['value'], 24)}{_number_reason(f)}, not "
+        f"{kinds.get(f['kind'], f['kind'])}; its parameters cannot be read back."
+    )
+
+
 PROBLEMS: dict[str, Template] = {
     # -- requests: prompt flags and validation ---------------------------------------------------
     "prompt.bad_value": _bad_value,
@@ -370,6 +429,35 @@ PROBLEMS: dict[str, Template] = {
     "request.no_such_image": "Job `{job_id}` has images 1 to {count}, not {number}.",
     "request.job_has_no_images": "Job `{job_id}` has no images (it is {status}).",
     "sampler.unknown": lambda f: f"{_capitalised(_unknown_sampler(f))}.",
+    # -- images handed in: refusals, then notes on what was changed ------------------------------
+    "image.empty": f"The file is empty; {_ATTACH}.",
+    "image.too_many_bytes": lambda f: (
+        f"The file is {_megabytes(f['size'])} MB; images can be at most {_megabytes(f['max'])} MB."
+    ),
+    "image.not_an_image": _not_an_image,
+    "image.unsupported": _unsupported_image,
+    "image.too_many_pixels": _too_many_pixels,
+    "image.truncated": lambda f: (
+        f"The {_image_format(f)} is cut off: not all of its {f['width']}x{f['height']} pixels are there; "
+        "upload it again."
+    ),
+    "image.unreadable": lambda f: (
+        f"The {_image_format(f)} is broken and cannot be read; save it again as PNG."
+    ),
+    "image.extreme_shape": lambda f: (
+        f"The image is {f['width']}x{f['height']}, too thin to use: scaled up to {f['min']} pixels across "
+        f"it would be over {f['max']:,} pixels."
+    ),
+    "image.bad_parameter": _bad_parameter,
+    "image.scaled_up": (
+        "The image was only {width}x{height}, so it was scaled up to {to_width}x{to_height} ({min} pixels "
+        "is the smallest side that works)."
+    ),
+    "image.first_frame": lambda f: (
+        f"The {user_text(f['format'], 12)} is animated; only its first frame is used."
+    ),
+    "image.flattened": "The image's transparent parts were filled with white.",
+    "image.converted": lambda f: f"The image ({user_text(f['mode'], 12)}) was converted to 8-bit RGB.",
     # -- jobs: submitting, the queue, quotas ------------------------------------------------------
     Refusal.CLOSING: "The bot is restarting; try again in a minute.",
     Refusal.NO_MODEL: "No model is set up yet; ask an admin to add one.",
