@@ -25,6 +25,12 @@ class CommandError(Exception):
     """A mistake in the command's arguments (a missing file); its message is the line to print."""
 
 
+def model_error_line(error: Exception) -> str:
+    """A model error (`generation.models.errors`: not found, unsafe, unknown architecture, failed
+    load) as one line: its message, which is meant for people, flattened and cut to `MAX_LINE`."""
+    return excerpt(str(error) or type(error).__name__, MAX_LINE)
+
+
 def problem_line(problem: Problem) -> str:
     """The problem in one line: what went wrong, the values that explain it, and its code."""
     what = problem.code.rpartition(".")[2].replace("_", " ")

@@ -25,6 +25,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from generation.requests.excerpts import excerpt
+
 from .errors import ModelNotFound
 from .hashing import HashCache, entry_short_hash
 from .loaded import ModelEntry
@@ -110,7 +112,8 @@ class ModelRegistry:
             return ModelEntry(name=name, path=name, kind="hub")
         problem = _name_problem(name)
         if problem:
-            raise ModelNotFound(name, self.names(), reason=f"{name!r} is not a model name: {problem}")
+            reason = f"'{excerpt(name)}' is not a model name: {problem}"
+            raise ModelNotFound(name, self.names(), reason=reason)
         entries = self.entries()
         local = [e for e in entries if e.kind != "hub"]
         for entry in local:
