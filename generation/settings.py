@@ -32,6 +32,12 @@ class PathSettings:
     models_dir: Path = Path("models")
     outputs_dir: Path = Path("outputs")
     database: Path = Path("data/bot.sqlite3")
+    models_dirs: tuple[Path, ...] = ()  # more model folders, searched after models_dir in order
+
+    @property
+    def model_folders(self) -> tuple[Path, ...]:
+        """Every models folder in search order: `models_dir`, then `models_dirs` (each once)."""
+        return tuple(dict.fromkeys((self.models_dir, *self.models_dirs)))
 
 
 @dataclass(frozen=True)
@@ -234,6 +240,8 @@ def _coerce(key: str, hint: Any, value: Any, base_dir: Path) -> Any:
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(f'{key} must be a list, like ["a", "b"], not {value!r}')
+        if typing.get_args(hint)[0] is Path:  # paths resolve against the config's folder
+            return tuple(_coerce(f"{key}[{i}]", Path, v, base_dir) for i, v in enumerate(value))
         return tuple(str(v) for v in value)
     if origin is dict:
         if not isinstance(value, dict):

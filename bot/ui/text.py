@@ -338,6 +338,25 @@ def _bad_parameter(f: Mapping[str, Any]) -> str:
     )
 
 
+# -- the models folders (generation.models.registry.Skipped) ----------------------------------------
+
+_SKIPPED = {
+    "folder_missing": "the folder does not exist",
+    "broken_link": "it is a link to nothing",
+    "link_loop": "it is a link that loops back on itself",
+    "unreadable": "it cannot be read (check its permissions)",
+    "no_model_index": "it looks like a diffusers folder but has no model_index.json",
+}
+
+
+def _skipped(f: Mapping[str, Any]) -> str:
+    if f["reason"] == "name_taken":
+        why = f"its name is taken by {user_text(f['detail'], 60)}" if f["detail"] else "its name is taken"
+    else:
+        why = _SKIPPED.get(f["reason"], user_text(f["reason"], 24))
+    return f"Skipped {user_text(f['path'], 80)}: {why}."
+
+
 PROBLEMS: dict[str, Template] = {
     # -- requests: prompt flags and validation ---------------------------------------------------
     "prompt.bad_value": _bad_value,
@@ -466,6 +485,7 @@ PROBLEMS: dict[str, Template] = {
     Refusal.QUEUE_FULL: _queue_full,
     Refusal.QUOTA_EXCEEDED: _quota_exceeded,
     # -- models ------------------------------------------------------------------------------------
+    "models.skipped": _skipped,
     WorkerProblem.MODEL_SWITCH_FAILED: _switch_failed,
     # -- running a job: failures --------------------------------------------------------------------
     WorkerProblem.OUT_OF_MEMORY: (

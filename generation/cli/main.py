@@ -130,7 +130,7 @@ def load_requested_model(name: str, settings: Settings):
     """Load `name` from the registry; the tiny random model stands in when the default is absent."""
     from generation.models import ModelNotFound, ModelRegistry, load_model
 
-    registry = ModelRegistry(settings.paths.models_dir, settings.models.hub_models)
+    registry = ModelRegistry(settings.paths.model_folders, settings.models.hub_models)
     try:
         entry = registry.get(name)
     except ModelNotFound:
