@@ -271,12 +271,24 @@ def _quota_exceeded(f: Mapping[str, Any]) -> str:
 
 
 def _unknown_model(f: Mapping[str, Any]) -> str:
-    return f"There is no model called {f['model']}; the models are: {', '.join(f['names']) or 'none'}."
+    head = f"There is no model called {user_text(f['model'])}; the models are: "
+    return head + (_listing(f["names"], MAX_PROBLEM_LENGTH - len(head) - 1) or "none") + "."
 
 
 def _switch_failed(f: Mapping[str, Any]) -> str:
     kept = f"; {f['kept']} stays active" if f.get("kept") else ""
-    return f"Could not switch to {f['model']}: {f['detail']}{kept}."
+    return f"Could not switch to {user_text(f['model'])}: {f['detail']}{kept}."
+
+
+def _number_problem(f: Mapping[str, Any]) -> str:
+    """A number parsed on its own (`generation.requests.numbers.NumberError`), e.g. a slash option."""
+    code = f["code"].removeprefix("number.")
+    if code in ("too_large", "too_small") and not f["digits"]:  # just outside these bounds: not "far"
+        reason = f" ({code.replace('_', ' ')})"
+    else:
+        reason = _number_reason({"reason": code, "digits": f["digits"]})
+    bounds = f"{_n(f['low'])} to {_n(f['high'])}"
+    return f"{quoted(f['value'], 24)} cannot be used{reason}; give a number from {bounds}."
 
 
 # -- images handed in (generation.images.intake) --------------------------------------------------
@@ -378,6 +390,17 @@ PROBLEMS: dict[str, Template] = {
     ),
     "prompt.unknown_sampler": lambda f: f"--{f['flag']}: {_unknown_sampler(f)}",
     "request.bad_number": _bad_number,
+    **{
+        code: (lambda f, code=code: _number_problem({**f, "code": code}))
+        for code in (
+            "number.not_a_number",
+            "number.not_whole",
+            "number.nan",
+            "number.infinite",
+            "number.too_large",
+            "number.too_small",
+        )
+    },
     "request.prompt_empty": "The prompt is empty: describe the image you want, like 'a lighthouse at dusk'.",
     "request.prompt_too_long": (
         "The prompt is {length:,} characters long; shorten it to {max:,} characters or fewer."

@@ -115,3 +115,21 @@ def test_excerpts_are_short_one_line_and_escaped():
     assert excerpt(10**5000) == "1000000000…0000000000 (5,001 digits)"
     hidden = excerpt("\x00" * 100)
     assert len(hidden) <= EXCERPT_LIMIT and "\\x0" not in hidden.replace("\\x00", "")  # no escape cut
+
+
+def test_a_number_parsed_on_its_own_is_worded():
+    from bot.ui.text import describe
+
+    words = {}
+    for text in ("nan", "inf", "7" * 3000, "abc", "2"):
+        with pytest.raises(NumberError) as info:
+            parse_number(text, Bounds(0, 1))
+        words[text] = describe(info.value)
+    assert words["nan"] == "'nan' cannot be used (NaN is not a number); give a number from 0 to 1."
+    assert words["inf"].startswith("'inf' cannot be used (infinity is not a number you can use)")
+    assert words[
+        "7" * 3000
+    ] == "'777777777777777…77777777' cannot be used (3,000 digits: far too large); " + (
+        "give a number from 0 to 1."
+    )
+    assert words["2"] == "'2' cannot be used (too large); give a number from 0 to 1."
