@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from generation.jobs.problems import Refusal
 from generation.jobs.types import LEGACY_ERROR, Job
 from generation.problems import Problem
+from generation.requests.excerpts import EXCERPT_LIMIT, excerpt
 from generation.requests.numbers import format_number as _n
 from generation.requests.request import MAX_SEED, GenerationRequest, Mode
 from generation.workers.protocol import WorkerProblem
@@ -48,17 +50,111 @@ FLAG_VALUES = {
 }
 
 
+# -- quoting what users typed -----------------------------------------------------------------
+
+MAX_PROBLEM_LENGTH = 300  # a worded problem says what to change in a line or two, never a wall
+_INLINE_MARKDOWN = re.compile(r"([\\*_~|`\[\]<>])")
+_MASS_MENTION = re.compile(r"@(everyone|here)")
+
+
+def user_text(value: object, limit: int = EXCERPT_LIMIT) -> str:
+    """What a user typed, as a message may show it: a short excerpt on one line (control and
+    invisible characters escaped, long text cut in the middle: `generation.requests.excerpts`),
+    with Discord markdown and @everyone/@here defused. Every template that echoes input uses it."""
+    text = _INLINE_MARKDOWN.sub(r"\\\1", excerpt(value, limit))
+    return _MASS_MENTION.sub("@\u200b\\1", text)
+
+
+def quoted(value: object, limit: int = EXCERPT_LIMIT) -> str:
+    """`user_text` in single quotes: `got 'wide'`."""
+    return f"'{user_text(value, limit)}'"
+
+
+def _listing(names: Sequence[str], room: int) -> str:
+    """`names` joined with commas in at most `room` characters, the rest counted: `a, b and 9 more`."""
+    shown: list[str] = []
+    for i, name in enumerate(names):
+        rest = len(names) - i - 1
+        tail = f" and {rest} more" if rest else ""
+        if len(", ".join([*shown, name])) + len(tail) > room and shown:
+            return ", ".join(shown) + f" and {len(names) - len(shown)} more"
+        shown.append(name)
+    return ", ".join(shown)
+
+
+_NUMBER_REASONS = {
+    "nan": "NaN is not a number",
+    "infinite": "infinity is not a number you can use",
+    "too_large": "far too large",
+    "too_small": "far too small",
+    "not_whole": "not a whole number",
+    "not_a_number": "not a number",
+}
+
+
+def _number_reason(f: Mapping[str, Any]) -> str:
+    """` (400 digits: far too large)` for a bad number, naming NaN and infinity; `` without a reason."""
+    reason = f.get("reason")
+    if not reason:
+        return ""
+    words = _NUMBER_REASONS.get(reason, reason.replace("_", " "))
+    return f" ({f['digits']:,} digits: {words})" if f.get("digits") else f" ({words})"
+
+
+# -- problem templates ---------------------------------------------------------------------------
+
+
 def _bad_value(f: Mapping[str, Any]) -> str:
     flag, value = f["flag"], f["value"]
     if f["kind"] == "switch":
-        return f"--{flag} takes {FLAG_VALUES[flag]}, got {value!r}"
-    return f"--{flag} needs {FLAG_VALUES[flag]}" + (f", got {value!r}" if value else "")
+        return f"--{flag} takes {FLAG_VALUES[flag]}, got {quoted(value)}"
+    got = f", got {quoted(value)}{_number_reason(f)}" if value else ""
+    return f"--{flag} needs {FLAG_VALUES[flag]}{got}"
 
 
 def _unknown_flag(f: Mapping[str, Any]) -> str:
     hint = f" (did you mean --{f['suggested']}?)" if f["suggested"] else ""
-    flags = ", ".join("/".join(f"--{name}" for name in names) for names in f["flags"])
-    return f"unknown flag {f['typed']}{hint}; flags are {flags}"
+    head = f"unknown flag {user_text(f['typed'], 24)}{hint}; flags are "
+    spellings = ["/".join(f"--{name}" for name in names) for names in f["flags"]]
+    return head + _listing(spellings, MAX_PROBLEM_LENGTH - len(head))
+
+
+_FIELD_LABELS = {
+    "width": "Width",
+    "height": "Height",
+    "steps": "Steps",
+    "cfg_scale": "CFG scale",
+    "seed": "The seed",
+    "count": "The number of images",
+    "strength": "Strength",
+    "upscale_factor": "The upscale factor",
+    "hires.scale": "The hires scale",
+    "hires.strength": "The hires strength",
+    "hires.steps": "Hires steps",
+    "variation.seed": "The variation seed",
+    "variation.strength": "The variation strength",
+}
+
+
+def _bad_number(f: Mapping[str, Any]) -> str:
+    """A request's number that is NaN, infinite, of 400 digits or not a number at all."""
+    flag = f["flag"]
+    label = _FIELD_LABELS.get(f["field"], f["field"])
+    if f.get("min") is not None:
+        rule = f"must be between {_n(f['min'])} and {_n(f['max'])}"
+    elif flag:
+        rule = f"needs {FLAG_VALUES[flag]}"
+    else:
+        rule = "must be a number above 1, like 2"
+    fix = f"; set it with --{flag}." if flag else "."
+    return f"{label} {rule}, not {quoted(f['value'], 24)}{_number_reason(f)}{fix}"
+
+
+def _unbalanced_quote(f: Mapping[str, Any]) -> str:
+    return (
+        f"The quote {f['quote']} in {quoted(f['near'], 24)} has no partner ({f['count']} quote marks in "
+        "all), so the flags after it would be read as text; remove it, or close it."
+    )
 
 
 def _flag_twice(f: Mapping[str, Any]) -> str:
@@ -66,13 +162,15 @@ def _flag_twice(f: Mapping[str, Any]) -> str:
     return f"--{f['flag']} is given twice{spellings}; give each flag once"
 
 
-def _unknown_sampler(f: Mapping[str, Any]) -> str:
-    """`unknown sampler 'x' (why); the samplers are: ...`, as both sampler problems begin."""
+def _unknown_sampler(f: Mapping[str, Any], around: int = 30) -> str:
+    """`unknown sampler 'x' (why); the samplers are: ...`, as both sampler problems begin; the list
+    fits what is left of the message after `around` characters of the wording around it."""
     if f["schedule"]:
-        why = f" (schedule type {f['schedule']!r} is not supported: use Karras or Automatic)"
+        why = f" (schedule type {quoted(f['schedule'], 16)} is not supported: use Karras or Automatic)"
     else:
         why = "" if f["name"].strip() else " (empty name)"
-    return f"unknown sampler {f['name']!r}{why}; the samplers are: {', '.join(f['samplers'])}"
+    head = f"unknown sampler {quoted(f['name'], 24)}{why}; the samplers are: "
+    return head + _listing(f["samplers"], MAX_PROBLEM_LENGTH - around - len(head))
 
 
 def _capitalised(text: str) -> str:
@@ -162,31 +260,136 @@ def _quota_exceeded(f: Mapping[str, Any]) -> str:
 
 
 def _unknown_model(f: Mapping[str, Any]) -> str:
-    return f"There is no model called {f['model']}; the models are: {', '.join(f['names']) or 'none'}."
+    head = f"There is no model called {user_text(f['model'])}; the models are: "
+    return head + (_listing(f["names"], MAX_PROBLEM_LENGTH - len(head) - 1) or "none") + "."
 
 
 def _switch_failed(f: Mapping[str, Any]) -> str:
     kept = f"; {f['kept']} stays active" if f.get("kept") else ""
-    return f"Could not switch to {f['model']}: {f['detail']}{kept}."
+    return f"Could not switch to {user_text(f['model'])}: {f['detail']}{kept}."
+
+
+def _number_problem(f: Mapping[str, Any]) -> str:
+    """A number parsed on its own (`generation.requests.numbers.NumberError`), e.g. a slash option."""
+    code = f["code"].removeprefix("number.")
+    if code in ("too_large", "too_small") and not f["digits"]:  # just outside these bounds: not "far"
+        reason = f" ({code.replace('_', ' ')})"
+    else:
+        reason = _number_reason({"reason": code, "digits": f["digits"]})
+    bounds = f"{_n(f['low'])} to {_n(f['high'])}"
+    return f"{quoted(f['value'], 24)} cannot be used{reason}; give a number from {bounds}."
+
+
+# -- images handed in (generation.images.intake) --------------------------------------------------
+
+_ATTACH = "attach a PNG, JPEG or WebP image"
+_KINDS = {
+    "PDF": "a PDF",
+    "ZIP": "a ZIP archive",
+    "video": "a video",
+    "SVG": "an SVG drawing",
+    "HTML": "a web page",
+    "text": "text",
+}
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f}".removesuffix(".0")
+
+
+def _not_an_image(f: Mapping[str, Any]) -> str:
+    kind = _KINDS.get(f["looks_like"] or "")
+    return (
+        f"That file is {kind}, not an image; {_ATTACH}." if kind else f"That file is not an image; {_ATTACH}."
+    )
+
+
+def _unsupported_image(f: Mapping[str, Any]) -> str:
+    if f["format"] == "HEIC":
+        return f"HEIC photos cannot be read here; export it as JPEG (or {_ATTACH})."
+    if f["format"] and f["mode"]:
+        what = f"{user_text(f['format'], 12)} images in mode {user_text(f['mode'], 12)}"
+    else:
+        what = f"{user_text(f['format'] or 'Such', 12)} images"
+    return f"{what} are not supported; {_ATTACH}."
+
+
+def _too_many_pixels(f: Mapping[str, Any]) -> str:
+    if f["width"] is None:  # Pillow stopped it at the header: a decompression bomb
+        claims = f"claims {f['pixels']:,} pixels" if f["pixels"] else "claims far too many pixels"
+        return (
+            f"The image {claims}, far over the limit of {f['max']:,} (a decompression bomb); "
+            "attach a smaller image."
+        )
+    return (
+        f"The image is {f['width']}x{f['height']} ({f['pixels']:,} pixels), over the limit of {f['max']:,}; "
+        "attach a smaller image."
+    )
+
+
+def _image_format(f: Mapping[str, Any]) -> str:
+    return f"{user_text(f['format'], 12)} file" if f.get("format") else "file"
+
+
+def _bad_parameter(f: Mapping[str, Any]) -> str:
+    kinds = {"int": "a whole number", "number": "a number", "size": "a size like 512x512"}
+    return (
+        f"The image's {user_text(f['key'], 24)} is {quoted(f['value'], 24)}{_number_reason(f)}, not "
+        f"{kinds.get(f['kind'], f['kind'])}; its parameters cannot be read back."
+    )
+
+
+# -- the models folders (generation.models.registry.Skipped) ----------------------------------------
+
+_SKIPPED = {
+    "folder_missing": "the folder does not exist",
+    "broken_link": "it is a link to nothing",
+    "link_loop": "it is a link that loops back on itself",
+    "unreadable": "it cannot be read (check its permissions)",
+    "no_model_index": "it looks like a diffusers folder but has no model_index.json",
+}
+
+
+def _skipped(f: Mapping[str, Any]) -> str:
+    if f["reason"] == "name_taken":
+        why = f"its name is taken by {user_text(f['detail'], 60)}" if f["detail"] else "its name is taken"
+    else:
+        why = _SKIPPED.get(f["reason"], user_text(f["reason"], 24))
+    return f"Skipped {user_text(f['path'], 80)}: {why}."
 
 
 PROBLEMS: dict[str, Template] = {
     # -- requests: prompt flags and validation ---------------------------------------------------
     "prompt.bad_value": _bad_value,
-    "prompt.text_after_value": (
-        "unexpected text {text!r} after --{flag} {value}: --{flag} takes one value, and the prompt goes "
-        "before the first flag"
+    "prompt.text_after_value": lambda f: (
+        f"unexpected text {quoted(f['text'])} after --{f['flag']} {user_text(f['value'], 24)}: "
+        f"--{f['flag']} takes one value, and the prompt goes before the first flag"
     ),
     "prompt.unknown_flag": _unknown_flag,
     "prompt.flag_twice": _flag_twice,
     "prompt.ratio_with_both_sides": (
         "--{flag} cannot be used with both --w and --h; give --{flag} with one of them, or neither"
     ),
-    "prompt.ratio_not_positive": "--{flag} needs two numbers above 0, like 16:9, got {value!r}",
+    "prompt.ratio_not_positive": lambda f: (
+        f"--{f['flag']} needs two numbers above 0, like 16:9, got {quoted(f['value'])}"
+    ),
+    "prompt.unbalanced_quote": _unbalanced_quote,
     "prompt.variation_strength_without_seed": (
         "--{flag} needs --{needs} too: the seed to vary towards, like --{needs} 1234"
     ),
     "prompt.unknown_sampler": lambda f: f"--{f['flag']}: {_unknown_sampler(f)}",
+    "request.bad_number": _bad_number,
+    **{
+        code: (lambda f, code=code: _number_problem({**f, "code": code}))
+        for code in (
+            "number.not_a_number",
+            "number.not_whole",
+            "number.nan",
+            "number.infinite",
+            "number.too_large",
+            "number.too_small",
+        )
+    },
     "request.prompt_empty": "The prompt is empty: describe the image you want, like 'a lighthouse at dusk'.",
     "request.prompt_too_long": (
         "The prompt is {length:,} characters long; shorten it to {max:,} characters or fewer."
@@ -257,6 +460,35 @@ PROBLEMS: dict[str, Template] = {
     "request.no_such_image": "Job `{job_id}` has images 1 to {count}, not {number}.",
     "request.job_has_no_images": "Job `{job_id}` has no images (it is {status}).",
     "sampler.unknown": lambda f: f"{_capitalised(_unknown_sampler(f))}.",
+    # -- images handed in: refusals, then notes on what was changed ------------------------------
+    "image.empty": f"The file is empty; {_ATTACH}.",
+    "image.too_many_bytes": lambda f: (
+        f"The file is {_megabytes(f['size'])} MB; images can be at most {_megabytes(f['max'])} MB."
+    ),
+    "image.not_an_image": _not_an_image,
+    "image.unsupported": _unsupported_image,
+    "image.too_many_pixels": _too_many_pixels,
+    "image.truncated": lambda f: (
+        f"The {_image_format(f)} is cut off: not all of its {f['width']}x{f['height']} pixels are there; "
+        "upload it again."
+    ),
+    "image.unreadable": lambda f: (
+        f"The {_image_format(f)} is broken and cannot be read; save it again as PNG."
+    ),
+    "image.extreme_shape": lambda f: (
+        f"The image is {f['width']}x{f['height']}, too thin to use: scaled up to {f['min']} pixels across "
+        f"it would be over {f['max']:,} pixels."
+    ),
+    "image.bad_parameter": _bad_parameter,
+    "image.scaled_up": (
+        "The image was only {width}x{height}, so it was scaled up to {to_width}x{to_height} ({min} pixels "
+        "is the smallest side that works)."
+    ),
+    "image.first_frame": lambda f: (
+        f"The {user_text(f['format'], 12)} is animated; only its first frame is used."
+    ),
+    "image.flattened": "The image's transparent parts were filled with white.",
+    "image.converted": lambda f: f"The image ({user_text(f['mode'], 12)}) was converted to 8-bit RGB.",
     # -- jobs: submitting, the queue, quotas ------------------------------------------------------
     Refusal.CLOSING: "The bot is restarting; try again in a minute.",
     Refusal.NO_MODEL: "No model is set up yet; ask an admin to add one.",
@@ -265,6 +497,7 @@ PROBLEMS: dict[str, Template] = {
     Refusal.QUEUE_FULL: _queue_full,
     Refusal.QUOTA_EXCEEDED: _quota_exceeded,
     # -- models ------------------------------------------------------------------------------------
+    "models.skipped": _skipped,
     WorkerProblem.MODEL_SWITCH_FAILED: _switch_failed,
     # -- running a job: failures --------------------------------------------------------------------
     WorkerProblem.OUT_OF_MEMORY: (
