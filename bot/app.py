@@ -27,6 +27,8 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.cogs.vary",
     "bot.cogs.show",
     "bot.cogs.admin",
+    "bot.cogs.prefs",  # /settings
+    "bot.cogs.forms",  # submitted forms (modals), by their custom_id
 )
 
 

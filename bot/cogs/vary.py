@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot import submit
 from bot.autocomplete import job_choices
+from bot.prefs import results_by_dm
 from bot.replies import defer, fail
 from bot.strengths import STRONG, SUBTLE, parse_strength
 from bot.ui import text
@@ -83,7 +84,7 @@ class Vary(commands.Cog):
         prompt: str | None = None,
         strength: str | None = None,
     ) -> None:
-        await defer(interaction)
+        await defer(interaction, ephemeral=await results_by_dm(interaction))
         settings = self.bot.settings
         try:
             value = parse_strength(strength, settings.defaults.img2img_strength)

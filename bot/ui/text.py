@@ -602,3 +602,74 @@ def synced(count: int, changed: bool) -> str:
     if changed:
         return f"Synced {commands} with Discord: they had changed since the last sync."
     return f"Synced {commands} with Discord again; nothing had changed since the last sync."
+
+
+# -- /settings: a user's own defaults ------------------------------------------------------------------
+
+PREFS_PLACEHOLDERS = {
+    "model": "Model",
+    "sampler": "Sampler",
+    "aspect": "Aspect ratio",
+    "count": "Images per job",
+}
+PREFS_FORM_TITLE = "Steps, CFG and style"
+PREFS_STEPS_LABEL = "Steps"
+PREFS_CFG_LABEL = "CFG scale"
+PREFS_STYLE_LABEL = "Style"
+PREFS_EMPTY_IS_DEFAULT = "Empty: the server's default"
+PREFS_NOT_YOURS = "These are someone else's settings; use /settings for your own."
+
+
+def prefs_default_model(active: str | None) -> str:
+    return f"Server default ({active})" if active else "Server default"
+
+
+def prefs_default_value(value: str) -> str:
+    return f"Server default ({value})"
+
+
+def prefs_button_label(field: str, on: bool | None) -> str:
+    if field == "remix":
+        return f"Remix: {'on' if on else 'off'}"
+    if field == "private":
+        return f"Results by DM: {'on' if on else 'off'}"
+    return {"more": "Steps, CFG, style…", "reset": "Reset"}[field]
+
+
+def prefs_panel(prefs: Any, defaults: Any, active_model: str | None) -> str:
+    """The panel's text: each default, the user's own in bold."""
+
+    def shown(value: Any, default: Any) -> str:
+        if value is None:
+            return f"{default} (server)"
+        return f"**{_n(value) if isinstance(value, float) else value}**"
+
+    lines = [
+        "**Your defaults** for /imagine: prompt flags and command options still win.",
+        f"Model: {shown(prefs.model, active_model or 'active model')} · "
+        f"Sampler: {shown(prefs.sampler, defaults.sampler)} · Steps: {shown(prefs.steps, defaults.steps)}",
+        f"Aspect: {shown(prefs.aspect, '1:1')} · Images: {shown(prefs.count, defaults.count)} · "
+        f"CFG: {shown(prefs.cfg, _n(defaults.cfg_scale))}",
+        f"Style: {shown(short_prompt(prefs.style, 100) if prefs.style else None, 'none')}",
+        f"Remix: **{'on' if prefs.remix else 'off'}** (follow-ups open the prompt to edit first) · "
+        f"Results by DM: **{'on' if prefs.private else 'off'}**",
+    ]
+    return "\n".join(lines)
+
+
+def prefs_invalid(field: str, limits: Any) -> str:
+    if field == "steps":
+        return f"Steps must be a whole number from 1 to {limits.max_steps} (or empty for the default)."
+    if field == "cfg":
+        return (
+            f"CFG scale must be a number from {_n(limits.min_cfg)} to {_n(limits.max_cfg)} "
+            "(or empty for the default)."
+        )
+    if field == "style":
+        return "A style name is at most 100 characters, without double quotes."
+    return "That setting is not one I know."
+
+
+def sent_by_dm(job: Job, jump_url: str) -> str:
+    """The job's message in the channel once its result went to the user's DMs."""
+    return f"{headline(job.request, job.owner.user_id)}\nSent to your direct messages: {jump_url}"
