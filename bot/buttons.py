@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import strengths, submit
+from bot import remix, strengths, submit
 from bot.checks import is_admin
 from bot.meta import DeliveryMeta, upscale_depth
 from bot.prefs import results_by_dm
@@ -67,6 +67,9 @@ class ResultButton(discord.ui.DynamicItem[discord.ui.Button], template=CUSTOM_ID
 
 
 async def handle(interaction: discord.Interaction, action: str, job_id: str, index: int) -> None:
+    if action in remix.REMIXABLE and await remix.remix_on(interaction):
+        await remix.open_remix(interaction, action, job_id, index)  # a form is the first answer
+        return
     # Acknowledge first: the job lookup and everything after it may take a while.
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
     private = action in (DELETE, INFO, CANCEL) or await results_by_dm(interaction)

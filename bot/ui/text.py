@@ -673,3 +673,49 @@ def prefs_invalid(field: str, limits: Any) -> str:
 def sent_by_dm(job: Job, jump_url: str) -> str:
     """The job's message in the channel once its result went to the user's DMs."""
     return f"{headline(job.request, job.owner.user_id)}\nSent to your direct messages: {jump_url}"
+
+
+# -- remix and edits -------------------------------------------------------------------------------------
+
+REMIX_TITLE = "Remix: edit the prompt"
+REMIX_PROMPT_LABEL = "Prompt and flags"
+VARY_REGION_LABEL = "Vary (Region)"
+CUSTOM_ZOOM_LABEL = "Custom Zoom"
+ZOOM_FACTOR_LABEL = "Zoom out by (above 1, up to 2)"
+
+
+def zoom_label(factor: float) -> str:
+    return f"Zoom Out {_n(factor)}x"
+
+
+def zoom_factor_invalid(typed: str, maximum: float) -> str:
+    return f"Zoom out by a number above 1 and at most {_n(maximum)}, like 1.5; not {_clip(typed, 20)!r}."
+
+
+REGION_PLACEHOLDER = "Pick the cells to repaint"
+REGION_PROMPT_LABEL = "What the cells should show (prompt and flags)"
+REGION_NO_CELLS = "Pick at least one cell of the grid to repaint."
+MASK_PAGE_LABEL = "Paint the region instead"
+
+
+def region_cell_label(cell: int, grid: int) -> str:
+    row, column = divmod(cell - 1, grid)
+    return f"Cell {cell} (row {row + 1}, column {column + 1})"
+
+
+def region_picker(grid: int, with_page: bool) -> str:
+    text = (
+        f"**Vary (Region):** pick the cells of the {grid}x{grid} grid to repaint (several at once), "
+        "then say what they should show. The rest of the image stays as it is."
+    )
+    if with_page:
+        text += (
+            "\nFor a precise region, paint it on the page the button opens (the link works once, for 15 min)."
+        )
+    return text
+
+
+def region_form_title(cells: Sequence[int]) -> str:
+    listed = ", ".join(str(c) for c in cells)
+    title = f"Repaint cells {listed}" if len(cells) > 1 else f"Repaint cell {listed}"
+    return title if len(title) <= 45 else f"Repaint {len(cells)} cells"
