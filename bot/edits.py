@@ -56,6 +56,7 @@ class EditInput:
     mask_png: bytes | None = None  # REGION from a mask: PNG the image's size, white = repaint
     factor: float | None = None  # ZOOM: 1 < factor <= MAX_ZOOM
     direction: str | None = None  # PAN: left, right, up or down
+    strength: float | None = None  # denoising strength; None: the server's img2img default
     grid: int = GRID
 
     def __post_init__(self) -> None:
@@ -116,7 +117,7 @@ async def edit_request(
         meta["factor"] = edit.factor
     if edit.direction is not None:
         meta["direction"] = edit.direction
-    request = variation_of(source.request, source.image, settings)
+    request = variation_of(source.request, source.image, settings, strength=edit.strength)
     if edit.prompt is not None:
         meta["prompt"] = edit.prompt
         request = remixed(request, edit.prompt, settings.defaults)

@@ -719,3 +719,6 @@ def region_form_title(cells: Sequence[int]) -> str:
     listed = ", ".join(str(c) for c in cells)
     title = f"Repaint cells {listed}" if len(cells) > 1 else f"Repaint cell {listed}"
     return title if len(title) <= 45 else f"Repaint {len(cells)} cells"
+
+
+MASK_PAINTS_NOTHING = "The mask is all dark: paint the part to repaint in white (the rest black)."

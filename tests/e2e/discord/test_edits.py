@@ -133,3 +133,35 @@ async def test_remix_opens_the_prompt_and_the_edited_prompt_runs(env):
     other = await server.click(f"img:v:{job.id}:0", grid, user="mod")
     assert (await other.wait_response()).type == 5
     assert is_result(await env.result(other))
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def test_vary_takes_a_mask_white_is_repainted(env):
+    server = env.server
+    grid = await env.result(await server.slash("imagine", {"prompt": "a red circle --seed 5"}))
+    job = await env.job_for(grid)
+    mask = Image.new("L", (32, 32), 0)
+    mask.paste(255, (0, 0, 16, 32))  # the left half, at half the image's size
+    upload = server.add_attachment(png(mask), "mask.png")
+    ix = await server.slash("vary", {"job": job.id, "index": 2, "mask": upload, "strength": "strong"})
+    edited = await env.job_for(await env.result(ix))
+    meta = edited.meta["edit"]
+    assert meta["kind"] == "region" and edited.request.source_image == job.images[1].key
+    assert edited.request.strength == 0.7 and edited.parent_id == job.id
+    with Image.open(io.BytesIO(await env.service.read_artifact(meta["mask_key"]))) as stored:
+        assert stored.mode == "L" and stored.size == (64, 64)  # scaled to the image's size
+        assert stored.getpixel((8, 32)) == 255 and stored.getpixel((56, 32)) == 0
+
+    source = server.add_attachment(png(Image.new("RGB", (96, 64), (200, 30, 30))), "mine.png")
+    ix = await server.slash("vary", {"image": source, "mask": upload, "prompt": "a blue sky"})
+    edited = await env.job_for(await env.result(ix))
+    assert edited.meta["edit"]["prompt"] == "a blue sky" and edited.request.prompt == "a blue sky"
+
+    dark = server.add_attachment(png(Image.new("L", (32, 32), 20)), "dark.png")
+    refused = await server.slash("vary", {"job": job.id, "mask": dark})
+    assert "all dark" in (await refused.wait_followup()).content
