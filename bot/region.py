@@ -23,6 +23,7 @@ from bot.replies import defer, fail, reply
 from bot.ui import text
 from bot.ui.region_grid import grid_overlay
 from bot.ui.uploads import Upload
+from bot.web import mask_page_link
 from generation.jobs.types import Job
 from generation.requests.followups import NoSuchImage, image_of, variation_of
 
@@ -57,8 +58,6 @@ def region_view(job_id: str, index: int, link: str | None) -> discord.ui.View:
 async def open_region_picker(interaction: discord.Interaction, job: Job, index: int) -> None:
     """Reply (deferred, ephemeral) with the gridded image, the cell select and the page's link."""
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
-    from bot.web import mask_page_link  # the page is optional: imported when a picker opens
-
     try:
         image = image_of(job, index)
     except NoSuchImage as exc:

@@ -43,7 +43,14 @@ async def check_request(
     bot: ImagineBot, interaction: discord.Interaction, request: GenerationRequest
 ) -> GenerationRequest:
     """Server safety rules, then the generation limits; raises Refused with the reason."""
-    word = await banned_word_in(request.prompt, bot.service, bot.discord_settings, interaction.guild_id)
+    return await check_for_guild(bot, interaction.guild_id, request)
+
+
+async def check_for_guild(
+    bot: ImagineBot, guild_id: int | None, request: GenerationRequest
+) -> GenerationRequest:
+    """`check_request` for a server (or a DM: None), without an interaction (the mask editor page)."""
+    word = await banned_word_in(request.prompt, bot.service, bot.discord_settings, guild_id)
     if word is not None:
         raise Refused(text.banned_word(word))
     try:

@@ -722,3 +722,45 @@ def region_form_title(cells: Sequence[int]) -> str:
 
 
 MASK_PAINTS_NOTHING = "The mask is all dark: paint the part to repaint in white (the rest black)."
+
+
+# -- the mask editor page (bot/web/) ------------------------------------------------------------------
+
+WEB_EDITOR_TITLE = "Vary (Region): paint what to repaint"
+WEB_REFUSED_TITLE = "This link cannot be used"
+WEB_QUEUED_TITLE = "Queued"
+WEB_NOT_FOUND = "There is nothing here. Open the link from the bot's Vary (Region) reply."
+WEB_MASK_UNREADABLE = "The painted region did not arrive as an image. Reload the page and try again."
+WEB_MASK_EMPTY = "Nothing is painted: paint the part of the image to repaint, then submit."
+WEB_LINK_REASONS = {
+    "forged": "This link is not one the bot made (it may be incomplete). Copy the whole link, or click "
+    "Vary (Region) again for a new one.",
+    "expired": "This link has expired. Click Vary (Region) again in Discord for a new one.",
+    "used": "This link has been used already: each works once. Click Vary (Region) again for a new one.",
+    "unknown": "The bot no longer knows this link. Click Vary (Region) again in Discord for a new one.",
+}
+
+
+def web_link_refused(reason: str) -> str:
+    return WEB_LINK_REASONS.get(reason, WEB_LINK_REASONS["forged"])
+
+
+def web_editor_intro(job_id: str, seconds_left: float) -> str:
+    minutes = max(1, math.ceil(seconds_left / 60))
+    return (
+        f"Job {job_id}. Paint over the part to repaint (the brush, or the lasso to outline it), edit the "
+        f"prompt and submit; the rest of the image stays as it is. This link works once, for about "
+        f"{minutes} more min."
+    )
+
+
+def web_upload_too_big(limit: int) -> str:
+    return f"The painted region is larger than {limit // 1024} KiB, the most this page accepts."
+
+
+def web_prompt_too_long(limit: int) -> str:
+    return f"The prompt is longer than {limit:,} characters; shorten it and submit again."
+
+
+def web_queued(job_id: str) -> str:
+    return f"Your edit is queued as job {job_id}. The result will appear in Discord; you can close this page."
