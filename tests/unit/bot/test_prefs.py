@@ -84,3 +84,27 @@ def test_values_typed_into_the_form_are_checked():
     ):
         with pytest.raises(PrefsError):
             call()
+
+
+def test_the_panel_fits_discords_limits():
+    from types import SimpleNamespace
+
+    from bot.prefs_panel import PrefButton, PrefSelect, panel_view
+    from generation.settings import Settings
+
+    service = SimpleNamespace(model_names=lambda: [f"model-{i}" for i in range(40)], active_model="model-0")
+    bot = SimpleNamespace(settings=Settings(), service=service)
+    view = panel_view(bot, 123456789012345678, UserPrefs(sampler="DDIM", remix=True))
+    items = view.children
+    assert [i.custom_id for i in items] == [
+        f"prf:{f}:123456789012345678"
+        for f in ("model", "sampler", "aspect", "count", "remix", "private", "more", "reset")
+    ]
+    assert all(len(i.custom_id) <= 100 for i in items)
+    selects = [i for i in items if isinstance(i, PrefSelect)]
+    assert all(len(s.item.options) <= 25 for s in selects)  # 40 models: the first 24 and the default
+    sampler = next(s for s in selects if s.field == "sampler")
+    assert [o.value for o in sampler.item.options if o.default] == ["DDIM"]
+    buttons = [i for i in items if isinstance(i, PrefButton)]
+    assert {b.item.row for b in buttons} == {4} and len(buttons) <= 5
+    assert next(b for b in buttons if b.field == "remix").item.label == "Remix: on"
