@@ -37,10 +37,11 @@ class DeliveryMeta:
     delivered: bool = False  # the outcome was posted
     result_message_id: int | None = None
     result_channel_id: int | None = None
+    private: bool = False  # the user's results go by DM (their /settings), not to the channel
 
     @classmethod
     def for_interaction(
-        cls, interaction: discord.Interaction, *, spoiler: bool, depth: int = 0
+        cls, interaction: discord.Interaction, *, spoiler: bool, depth: int = 0, private: bool = False
     ) -> DeliveryMeta:
         """A job just submitted for this (deferred) interaction."""
         return cls(
@@ -53,6 +54,7 @@ class DeliveryMeta:
             filesize_limit=interaction.filesize_limit,
             spoiler=spoiler,
             depth=depth,
+            private=private,
         )
 
     @classmethod
@@ -80,6 +82,7 @@ class DeliveryMeta:
             delivered=bool(data.get("delivered", False)),
             result_message_id=_int_or_none(data.get("result_message_id")),
             result_channel_id=_int_or_none(data.get("result_channel_id")),
+            private=bool(data.get("private", False)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,9 +90,9 @@ class DeliveryMeta:
 
     @property
     def reachable(self) -> bool:
-        """A job of the bot's: it has a channel or a token to answer through (the command line's
-        jobs have neither)."""
-        return self.channel_id is not None or bool(self.token)
+        """A job of the bot's: it has a channel or a token to answer through, or goes by DM (the
+        command line's jobs have none of these)."""
+        return self.channel_id is not None or bool(self.token) or (self.private and bool(self.user_id))
 
     def token_usable(self, now: float | None = None) -> bool:
         now = time.time() if now is None else now

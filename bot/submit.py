@@ -6,7 +6,7 @@ acknowledgement.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -43,7 +43,14 @@ async def check_request(
     bot: ImagineBot, interaction: discord.Interaction, request: GenerationRequest
 ) -> GenerationRequest:
     """Server safety rules, then the generation limits; raises Refused with the reason."""
-    word = await banned_word_in(request.prompt, bot.service, bot.discord_settings, interaction.guild_id)
+    return await check_for_guild(bot, interaction.guild_id, request)
+
+
+async def check_for_guild(
+    bot: ImagineBot, guild_id: int | None, request: GenerationRequest
+) -> GenerationRequest:
+    """`check_request` for a server (or a DM: None), without an interaction (the mask editor page)."""
+    word = await banned_word_in(request.prompt, bot.service, bot.discord_settings, guild_id)
     if word is not None:
         raise Refused(text.banned_word(word))
     try:
@@ -58,18 +65,24 @@ async def submit(
     *,
     parent_id: str | None = None,
     depth: int = 0,
+    private: bool | None = None,
+    extra_meta: dict[str, Any] | None = None,
 ) -> Job | None:
     """Check and queue the request; its message is the interaction's (deferred) response.
 
-    Returns the job, or None after telling the user why it was refused.
+    Returns the job, or None after telling the user why it was refused. `private`: the result
+    goes by DM (the user's /settings); by default, when the interaction was answered for the user
+    alone. `extra_meta`: more for the job's meta (an edit's inputs).
     """
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
+    if private is None:
+        private = bool(interaction.extras.get("ephemeral")) and interaction.guild_id is not None
     try:
         request = await check_request(bot, interaction, request)
         spoiler = await wants_spoiler(interaction, bot.service, bot.discord_settings)
-        meta = DeliveryMeta.for_interaction(interaction, spoiler=spoiler, depth=depth)
+        meta = DeliveryMeta.for_interaction(interaction, spoiler=spoiler, depth=depth, private=private)
         job = await bot.service.submit(
-            request, owner_of(interaction), parent_id=parent_id, meta=meta.to_dict()
+            request, owner_of(interaction), parent_id=parent_id, meta=(extra_meta or {}) | meta.to_dict()
         )
     except Refused as exc:
         await fail(interaction, str(exc))

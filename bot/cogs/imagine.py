@@ -11,6 +11,15 @@ from discord.ext import commands
 
 from bot import submit
 from bot.autocomplete import matching
+from bot.prefs import (
+    ASPECTS,
+    default_aspect,
+    load_prefs,
+    private_here,
+    styled_prompt,
+    user_defaults,
+    with_model,
+)
 from bot.replies import defer, fail
 from bot.ui.text import message_for
 from generation.requests.prompt import PromptError, parse_prompt
@@ -20,8 +29,6 @@ from generation.settings import DefaultSettings
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
-
-ASPECTS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
 
 
 @dataclass(frozen=True)
@@ -94,10 +101,13 @@ class Imagine(commands.Cog):
         sampler: str | None = None,
         model: str | None = None,
     ) -> None:
-        await defer(interaction)
+        # Read first: the user's settings say whether the answer is for them alone (results by DM).
+        prefs = await load_prefs(self.bot.service, interaction.user.id)
+        private = private_here(prefs, interaction.guild_id)
+        await defer(interaction, ephemeral=private)
         options = ImagineOptions(
             negative=negative,
-            aspect=aspect.value if aspect else None,
+            aspect=aspect.value if aspect else default_aspect(prefs, prompt),
             count=count,
             seed=seed,
             steps=steps,
@@ -106,10 +116,13 @@ class Imagine(commands.Cog):
             model=model,
         )
         try:
-            request = build_request(prompt, options, self.bot.settings.defaults)
+            defaults = user_defaults(prefs, self.bot.settings.defaults)
+            request = build_request(styled_prompt(prompt, prefs.style), options, defaults)
         except (PromptError, ValueError) as exc:
             await fail(interaction, message_for(exc))
             return
+        if options.model is None:
+            request = with_model(request, prefs, self.bot.service.model_names())
         await submit.submit(interaction, request)
 
     @imagine.autocomplete("sampler")
