@@ -8,6 +8,7 @@ cells (`latent_mask`), and fill an outpaint's new area from the picture's edges 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -17,6 +18,7 @@ __all__ = [
     "as_mask",
     "cell_boxes",
     "feather",
+    "feather_reach",
     "fill_from_edges",
     "grid_mask",
     "latent_mask",
@@ -66,6 +68,12 @@ def as_mask(image: Image.Image, size: tuple[int, int] | None = None) -> Image.Im
 def feather(mask: Image.Image, blur: int) -> Image.Image:
     """The mask with a soft edge: a Gaussian blur of `blur` pixels (the web UI's "Mask blur")."""
     return _blurred(mask.convert("L"), blur)
+
+
+def feather_reach(blur: int) -> int:
+    """How far a `blur`-pixel feather reaches past the mask's edge (either way): pixels farther
+    out are kept exactly, pixels farther in are repainted fully (PIL's blur, measured)."""
+    return math.ceil(2.5 * blur) + 1 if blur > 0 else 0
 
 
 def _blurred(mask: Image.Image, radius: float) -> Image.Image:
