@@ -7,7 +7,8 @@ pipeline's `__call__`, goes through numbered steps:
 1. check the inputs (resolved seeds, one batch key, a known sampler, a source per img2img/upscale),
 2. prepare the sources (the given images, or the requests' files; upright RGB) and the masks,
 3. denoise: txt2img, img2img from the fitted sources, or, for an upscale, each request alone:
-   resize its source (ESRGAN or Lanczos), then an img2img detail pass; for an inpaint or an
+   resize its source (ESRGAN or Lanczos), an img2img detail pass, and a back-projection onto the
+   source so the upscale keeps its picture (`upscalers.keep_source`); for an inpaint or an
    outpaint, plan each picture (`pipelines.inpaint`, `pipelines.outpaint`), inpaint the parts to
    generate (in one call when their sizes match), and paste each back through its feathered mask,
 4. the hires fix of a txt2img: Lanczos-upscale the first pass, then an img2img pass,
@@ -58,7 +59,13 @@ from generation.pipelines.outpaint import plan_outpaint
 from generation.pipelines.patches import seamless_tiling, unet_per_image, vae_modes
 from generation.pipelines.schedulers import base_scheduler_config, make_scheduler
 from generation.pipelines.sources import NEEDS_SOURCE, fit_image, mask_images, source_images, to_rgb
-from generation.pipelines.upscalers import LANCZOS, UpscalerUnavailable, resolve_upscaler, upscale_image
+from generation.pipelines.upscalers import (
+    LANCZOS,
+    UpscalerUnavailable,
+    keep_source,
+    resolve_upscaler,
+    upscale_image,
+)
 from generation.progress import Cancelled, CancelToken, Progress, ProgressCallback
 from generation.requests.request import RANDOM_SEED, GenerationRequest, Mode
 from generation.requests.samplers import canonical_sampler, estimate_steps
@@ -299,7 +306,8 @@ def hires_pass(
 def upscale_pass(
     call: _Call, request: GenerationRequest, source: Image.Image, upscaler: Path | None
 ) -> Image.Image:
-    """Resize the source by upscale_factor (ESRGAN or Lanczos), then img2img at request.strength."""
+    """Resize the source by upscale_factor (ESRGAN or Lanczos), then img2img at request.strength,
+    then (`upscale_keeps_source`) correct it to keep the source's picture (`keep_source`)."""
     call.reporter.check()
     width, height = scaled_size(source.width, source.height, request.upscale_factor)
     image = upscale_image(call.model, source, (width, height), upscaler)
@@ -307,7 +315,8 @@ def upscale_pass(
     if request.strength <= 0:
         return image
     schedule = _schedule(request) | {"width": width, "height": height}
-    return denoise(call, Batch.of([request], count=1), **schedule, init_images=[image])[0]
+    detailed = denoise(call, Batch.of([request], count=1), **schedule, init_images=[image])[0]
+    return keep_source(to_rgb(detailed), source) if call.settings.upscale_keeps_source else detailed
 
 
 def edit_passes(
