@@ -229,3 +229,27 @@ def test_an_outpaint_is_reproducible_from_its_seed(tiny_loaded, picture):
     again = generate(tiny_loaded, [request], sources=[picture])[0][0]
     other = generate(tiny_loaded, [request.replace(seed=10)], sources=[picture])[0][0]
     assert (px(first) == px(again)).all() and (px(first) != px(other)).any()
+
+
+# -- SDXL ------------------------------------------------------------------------------------------
+
+
+def test_sdxl_inpaints_and_outpaints_through_its_own_inpaint_pipeline(picture):
+    from generation.models.arch import Arch
+    from generation.models.loaded import LoadedModel, ModelEntry
+    from tests.unit.pipelines.test_engine import build_tiny_sdxl
+
+    pipe = build_tiny_sdxl()
+    model = LoadedModel(
+        "xl", ModelEntry("xl", "xl", "diffusers"), pipe, Arch.SDXL, None, torch.device("cpu"), torch.float32
+    )
+    mask = grid_mask(64, 64, [6, 7])
+    [[image]] = generate(model, [inpaint_req(steps=2)], sources=[picture], masks=[mask])
+    changed = (px(image) != px(picture)).any(axis=-1)
+    assert (
+        not changed[~region(np.asarray(mask) == 255, feather_reach(2))].any() and changed[20:28, 22:42].all()
+    )
+    assert type(inpaint.inpaint_pipeline(model)).__name__ == "StableDiffusionXLInpaintPipeline"
+    assert inpaint.inpaint_pipeline(model).unet is pipe.unet
+    [[zoomed]] = generate(model, [outpaint_req(Edit(zoom=1.5), (96, 96), steps=2)], sources=[picture])
+    assert zoomed.size == (96, 96)
