@@ -253,3 +253,18 @@ def test_sdxl_inpaints_and_outpaints_through_its_own_inpaint_pipeline(picture):
     assert inpaint.inpaint_pipeline(model).unet is pipe.unet
     [[zoomed]] = generate(model, [outpaint_req(Edit(zoom=1.5), (96, 96), steps=2)], sources=[picture])
     assert zoomed.size == (96, 96)
+
+
+def test_the_outpaint_mask_paints_all_the_new_canvas_and_a_seam_into_the_source(picture):
+    from generation.pipelines.outpaint import plan_outpaint
+
+    plan = plan_outpaint(outpaint_req(Edit(pan=Pan.LEFT, mask_blur=4), (96, 64)), picture)
+    soft = np.asarray(plan.soft).astype(int)
+    assert (soft[:, :32] == 255).all()  # the new third, wholly generated
+    assert (soft[:, 32] >= 240).all() and (soft[:, 32:36] > 200).all()  # the old edge: nearly repainted
+    assert (soft[:, 32 + 8 + feather_reach(4) :] == 0).all()  # past the seam and its feather: kept
+    assert (soft[:, 32 + 8] > 0).all() and (soft[:, 32 + 8] < 255).all()  # the feather around 2 * blur in
+    assert (np.asarray(plan.picture)[:, 32:] == np.asarray(picture)).all()  # the source as it was
+    blue = plan_outpaint(outpaint_req(Edit(zoom=2.0), (128, 128)), Image.new("RGB", (64, 64), (30, 60, 220)))
+    border = np.asarray(blue.picture).astype(int)[:32]
+    assert np.abs(border - [30, 60, 220]).max() <= 1  # the fill continues the edge's colour, not grey
