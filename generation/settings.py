@@ -54,6 +54,9 @@ class ModelSettings:
     # colour level on a few pixels (matrix kernels round differently for other batch sizes).
     batch_invariant: bool = False
     hub_models: tuple[str, ...] = ()  # Hugging Face Hub ids admins allow besides models_dir (needs a network)
+    # Upscales keep the source's picture: the detail pass adds only what is finer than a source
+    # pixel (back-projection, generation/pipelines/upscalers.keep_source). Off: the pass may redraw.
+    upscale_keeps_source: bool = True
 
     def __post_init__(self) -> None:
         _choice("models.device", self.device.split(":")[0], ("auto", "cpu", "cuda", "mps"))

@@ -105,6 +105,25 @@ def read_image(image: Image.Image | np.ndarray, min_area: float = 0.01) -> Readi
     return Reading(_NAMES[colour], best, _NAMES[bg], area, best_iou)
 
 
+def shape_mask(image: Image.Image | np.ndarray) -> np.ndarray:
+    """Where the picture is not background: pixels whose nearest palette colour is not the one
+    most border pixels are nearest to (a boolean mask, for comparing compositions)."""
+    rgb = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image, dtype=np.float32)
+    labels = nearest_labels(rgb)
+    h, w = labels.shape
+    b = max(1, round(min(h, w) * 0.04))
+    border = np.concatenate(
+        [labels[:b].ravel(), labels[-b:].ravel(), labels[:, :b].ravel(), labels[:, -b:].ravel()]
+    )
+    return labels != np.bincount(border, minlength=len(_NAMES)).argmax()
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks (1.0 when both are empty)."""
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
 @dataclass(frozen=True)
 class Score:
     colour: bool

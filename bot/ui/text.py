@@ -456,6 +456,32 @@ PROBLEMS: dict[str, Template] = {
         f"The upscale factor must be above 1, not {_n(f['value'])}; try {_n(f['suggested'])}."
     ),
     "request.upscale_too_large": _upscale_too_large,
+    # -- requests: editing an image (Vary (Region), Zoom Out, Pan) ---------------------------------
+    "request.mask_missing": "Repainting a region needs a mask: white where to repaint, black where to keep.",
+    "request.mask_blur_out_of_range": lambda f: (
+        f"The mask blur must be a whole number of pixels from 0 to {f['max']}, not {_n(f['value'])}."
+    ),
+    "request.mask_padding_out_of_range": lambda f: (
+        f"The padding around the mask must be a whole number of pixels from 0 to {f['max']}, "
+        f"not {_n(f['value'])}."
+    ),
+    "request.inpaint_too_large": (
+        "{width}x{height} is {pixels:,} pixels, over this server's limit of {max:,} for repainting "
+        "part of an image; start from a smaller image."
+    ),
+    "request.outpaint_direction_missing": lambda f: (
+        "Say how to extend the image: zoom out by a factor above 1, or pan "
+        + ", ".join(f["directions"][:-1])
+        + f" or {f['directions'][-1]}."
+    ),
+    "request.zoom_out_of_range": lambda f: (
+        f"Zoom out must be above {_n(f['min'])} and at most {_n(f['max'])}, not {_n(f['value'])}; "
+        "try 1.5 or 2."
+    ),
+    "request.pan_unknown": lambda f: (
+        f"Cannot pan {f['value']!r}; pan " + ", ".join(f["directions"][:-1]) + f" or {f['directions'][-1]}."
+    ),
+    "request.zoom_and_pan": "Zoom out or pan, not both at once: zoom first, then pan the result.",
     # -- requests: follow-ups of a job's images ----------------------------------------------------
     "request.no_such_image": "Job `{job_id}` has images 1 to {count}, not {number}.",
     "request.job_has_no_images": "Job `{job_id}` has no images (it is {status}).",

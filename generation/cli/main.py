@@ -3,6 +3,9 @@
     python -m generation imagine "a red circle on a blue background --seed 42 --n 4" --out DIR
     python -m generation upscale DIR/0.png --out DIR2 [--factor 2] [--strength 0.3]
     python -m generation vary DIR/0.png --out DIR3 [--prompt "..."] [--strength 0.6]
+    python -m generation inpaint DIR/0.png --mask MASK.png --out DIR4 [--prompt "..."] [--only-masked]
+    python -m generation zoom DIR/0.png --factor 2 --out DIR5
+    python -m generation pan DIR/0.png --direction left --out DIR6
 
 Each prints one JSON object: job id, files, seeds, model, model hash and timings. A refused request
 prints one `error: ...` line (`generation.cli.errors`) and exits with status 2: a bad flag or
@@ -28,7 +31,7 @@ from generation.cli.standin import TINY_MODEL_NAME, tiny_stand_in
 from generation.models.errors import ModelError
 from generation.problems import Problem
 from generation.requests.numbers import SANE_NUMBER, NumberError, parse_number
-from generation.requests.request import RANDOM_SEED, GenerationRequest
+from generation.requests.request import RANDOM_SEED, GenerationRequest, Pan
 from generation.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -55,7 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
     vary.add_argument("--prompt", help="a new prompt with inline flags (default: the image's own)")
     vary.add_argument("--strength", help="how far to move from the image, 0-1")
 
-    for sp in (imagine, upscale, vary):
+    inpaint = sub.add_parser("inpaint", help="repaint the white of a mask on one image (Vary (Region))")
+    inpaint.add_argument("image", type=Path)
+    inpaint.add_argument("--mask", type=Path, required=True, help="white = repaint, black = keep")
+    inpaint.add_argument("--prompt", help="a new prompt with inline flags (default: the image's own)")
+    inpaint.add_argument("--strength", help="denoising strength in the mask, 0-1 (default 1)")
+    inpaint.add_argument("--blur", help="feather of the mask's edge in pixels (default 4)")
+    inpaint.add_argument(
+        "--only-masked", action="store_true", help="generate only the mask's box, at full size"
+    )
+
+    zoom = sub.add_parser("zoom", help="zoom out of one image: a larger canvas, the new border painted")
+    zoom.add_argument("image", type=Path)
+    zoom.add_argument("--factor", default="2", help="above 1, at most 2 (default 2)")
+
+    pan = sub.add_parser("pan", help="pan one image: half a side more canvas on one side, painted")
+    pan.add_argument("image", type=Path)
+    pan.add_argument("--direction", choices=[p.value for p in Pan], required=True)
+
+    for sp in (zoom, pan):
+        sp.add_argument("--strength", help="denoising strength of the new area, 0-1")
+
+    for sp in (imagine, upscale, vary, inpaint, zoom, pan):
         sp.add_argument("--out", type=Path, required=True, help="output folder (a job folder is made inside)")
         sp.add_argument("--model", help="model name from the models directory (default: config's)")
         sp.add_argument("--config", help=argparse.SUPPRESS, default=argparse.SUPPRESS)
@@ -93,7 +117,7 @@ def option_number(option: str, text: str | None) -> float | None:
 def request_from_args(args: argparse.Namespace, settings: Settings) -> Job:
     from generation.images.intake import IntakeLimits, read_image_file
     from generation.images.metadata import request_from_parameters
-    from generation.requests.followups import upscale_of, variation_of
+    from generation.requests.followups import pan_of, region_of, upscale_of, variation_of, zoom_out_of
     from generation.requests.prompt import parse_prompt
 
     if args.command == "imagine":
@@ -112,11 +136,31 @@ def request_from_args(args: argparse.Namespace, settings: Settings) -> Job:
             factor = option_number("--factor", args.factor)
             strength = option_number("--strength", args.strength)
             request = upscale_of(base, source, base.seed, settings, factor=factor, strength=strength)
+        elif args.command == "zoom":
+            factor = option_number("--factor", args.factor)
+            strength = option_number("--strength", args.strength)
+            request = zoom_out_of(base, source, factor, settings, strength=strength)
+        elif args.command == "pan":
+            strength = option_number("--strength", args.strength)
+            request = pan_of(base, source, args.direction, settings, strength=strength)
         else:
             if args.prompt:
                 base = parse_prompt(args.prompt, settings.defaults, base=base)
             strength = option_number("--strength", args.strength)
-            request = variation_of(base, source, settings, strength=strength)
+            if args.command == "inpaint":
+                if not args.mask.is_file():
+                    raise CommandError(f"{args.mask} is not a file")
+                request = region_of(
+                    base,
+                    source,
+                    args.mask.resolve(),
+                    settings,
+                    strength=strength,
+                    only_masked=args.only_masked,
+                    mask_blur=None if args.blur is None else round(option_number("--blur", args.blur)),
+                )
+            else:
+                request = variation_of(base, source, settings, strength=strength)
         job = Job(request, intake.image, intake.notes)
     if args.model:
         job = Job(job.request.replace(model=args.model), job.source, job.notes)

@@ -8,9 +8,12 @@ read our images, and we read theirs:
     Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 123, Size: 512x512, Model hash: 43f0501ac4, Model: name
 
 followed, when they apply, by `Denoising strength`, `Hires upscale`, `Hires steps`, `Hires
-upscaler`, `Variation seed`, `Variation seed strength`, `Tiling` and `Upscale by` (ours, for
-upscale jobs). A value is JSON-quoted when it contains `,`, `:` or a newline. PNGs carry it in a
-`parameters` text chunk; WebP and JPEG uploads in the EXIF UserComment, as the web UI does.
+upscaler`, `Variation seed`, `Variation seed strength`, `Tiling`, `Upscale by` (ours, for
+upscale jobs), and for edits the web UI's inpainting keys `Mask blur`, `Inpaint area: Only
+masked` with `Masked area padding` (written only for "only masked", as the web UI does), and
+ours for outpaints, `Zoom out` or `Pan`. A value is JSON-quoted when it contains `,`, `:` or a
+newline. PNGs carry it in a `parameters` text chunk; WebP and JPEG uploads in the EXIF
+UserComment, as the web UI does.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
 from generation.problems import Problem
 from generation.requests.numbers import SANE_NUMBER, SANE_WHOLE, NumberError, format_number, parse_number
-from generation.requests.request import GenerationRequest, HiresFix, Mode, Variation
+from generation.requests.request import Edit, GenerationRequest, HiresFix, Mode, Pan, Variation
 from generation.requests.samplers import UnknownSampler, canonical_sampler
 
 __all__ = [
@@ -111,11 +114,54 @@ def format_parameters(
         items.append(("Tiling", "True"))
     if request.mode is Mode.UPSCALE:
         items.append(("Upscale by", format_number(request.upscale_factor)))
+    items += edit_items(request)
     lines = [request.prompt]
     if request.negative_prompt:
         lines.append(f"{_NEGATIVE} {request.negative_prompt}")
     lines.append(", ".join(f"{key}: {_quote(value)}" for key, value in items))
     return "\n".join(lines)
+
+
+ONLY_MASKED = "Only masked"  # the web UI's `Inpaint area` values
+WHOLE_PICTURE = "Whole picture"
+
+
+def edit_items(request: GenerationRequest) -> list[tuple[str, object]]:
+    """The `parameters` items of an inpaint or outpaint (none for other modes)."""
+    edit = request.edit
+    if request.mode not in (Mode.INPAINT, Mode.OUTPAINT) or edit is None:
+        return []
+    items: list[tuple[str, object]] = [("Mask blur", edit.mask_blur)]
+    if request.mode is Mode.INPAINT:
+        if edit.only_masked:
+            items += [("Inpaint area", ONLY_MASKED), ("Masked area padding", edit.padding)]
+    elif edit.pan is not None:
+        items.append(("Pan", Pan(edit.pan).value))
+    else:
+        items.append(("Zoom out", format_number(edit.zoom)))
+    return items
+
+
+def edit_from_parameters(params: dict[str, str]) -> tuple[Mode, Edit] | None:
+    """The mode and edit an image's parameters describe (`Zoom out` or `Pan`: an outpaint; `Mask
+    blur`: an inpaint, whose mask the caller sets, like the source image), or None."""
+    blur = _get(params, "Mask blur", int, "int")
+    blur = Edit.mask_blur if blur is None else blur
+    zoom = _get(params, "Zoom out", _finite, "number")
+    pan = params.get("Pan", "").strip().lower()
+    if pan:
+        if pan not in {p.value for p in Pan}:
+            raise ParametersError("image.bad_parameter", key="Pan", value=params["Pan"], kind="direction")
+        return Mode.OUTPAINT, Edit(mask_blur=blur, pan=Pan(pan))
+    if zoom is not None:
+        return Mode.OUTPAINT, Edit(mask_blur=blur, zoom=zoom)
+    if "Mask blur" not in params:
+        return None
+    only = params.get("Inpaint area", WHOLE_PICTURE).strip().lower() == ONLY_MASKED.lower()
+    padding = _get(params, "Masked area padding", int, "int")
+    return Mode.INPAINT, Edit(
+        mask_blur=blur, only_masked=only, padding=Edit.padding if padding is None else padding
+    )
 
 
 def parse_parameters(text: str) -> dict[str, str]:
@@ -174,9 +220,10 @@ def request_from_parameters(text: str) -> GenerationRequest:
     """A request that makes the image again: one image, its seed, model, sampler and options.
 
     Mode: `Hires upscale` means text-to-image with a hires fix (`Denoising strength` is the hires
-    strength); `Upscale by` an upscale; `Denoising strength` alone img2img. The source image of
-    img2img and upscale is not in the text: the caller sets `source_image`. Keys left out keep the
-    request's defaults. Raises ParametersError for an unreadable value."""
+    strength); `Upscale by` an upscale; `Zoom out` or `Pan` an outpaint; `Mask blur` an inpaint;
+    `Denoising strength` alone img2img. The source image of img2img, upscale and the edits (and
+    an inpaint's mask) are not in the text: the caller sets `source_image` (and `edit.mask`). Keys
+    left out keep the request's defaults. Raises ParametersError for an unreadable value."""
     params = parse_parameters(text)
     changes: dict[str, object] = {"negative_prompt": params["negative_prompt"], "count": 1}
     if (steps := _get(params, "Steps", _whole, "int")) is not None:
@@ -207,6 +254,10 @@ def request_from_parameters(text: str) -> GenerationRequest:
     elif upscale_by is not None:
         changes["mode"] = Mode.UPSCALE
         changes["upscale_factor"] = upscale_by
+        if strength is not None:
+            changes["strength"] = strength
+    elif (edited := edit_from_parameters(params)) is not None:
+        changes["mode"], changes["edit"] = edited
         if strength is not None:
             changes["strength"] = strength
     elif strength is not None:

@@ -8,6 +8,9 @@ key names and tensor widths:
 - SDXL base: `conditioner.embedders.0.transformer.*` (CLIP-L, 768) and
   `conditioner.embedders.1.model.*` (OpenCLIP bigG, 1280), UNet context 2048
 
+An inpainting checkpoint of any of them has a UNet whose first convolution takes 9 channels
+(the latents, the mask and the masked picture's latents) instead of 4.
+
 Only the shapes are needed: a `.safetensors` header is read without touching the tensors; a
 `.ckpt` is opened with `torch.load(weights_only=True)` only (memory-mapped when possible), so a
 pickle that would construct arbitrary objects or run code is refused with `UnsafeCheckpoint`.
@@ -49,6 +52,8 @@ XL_REFINER_TEXT = "conditioner.embedders.0.model."
 # (text encoder width(s), UNet cross-attention width) of the real architectures
 STANDARD_WIDTHS = {Arch.SD1: ((768,), 768), Arch.SD2: ((1024,), 1024), Arch.SDXL: ((768, 1280), 2048)}
 
+UNET_CHANNELS = (4, 9)  # a text-to-image UNet's input channels, an inpainting one's
+
 MAX_HEADER_BYTES = 256 * 1024 * 1024
 
 Shapes = Mapping[str, Sequence[int]]
@@ -62,10 +67,12 @@ class Detection:
     context_dim: int | None  # the UNet's cross-attention width
     prediction_type: str | None = None  # only when the file says so (SDXL `v_pred` marker key)
     zero_snr: bool = False  # SDXL `ztsnr` marker key
+    inpainting: bool = False  # a 9-channel UNet: a dedicated inpainting checkpoint
 
     def describe(self) -> str:
         widths = "+".join(str(w) for w in self.text_widths)
-        return f"{self.arch} (text encoder width {widths}, UNet context {self.context_dim})"
+        kind = " inpainting" if self.inpainting else ""
+        return f"{self.arch}{kind} (text encoder width {widths}, UNet context {self.context_dim})"
 
 
 @dataclass(frozen=True)
@@ -168,7 +175,7 @@ def detect_architecture(shapes: Shapes, name: str = "checkpoint") -> Detection:
     """Tell SD 1.x / 2.x / SDXL apart from a checkpoint's key names and shapes.
 
     Raises `UnknownArchitecture` (with the reason) for anything else: component files (a VAE, a
-    LoRA, a diffusers-layout UNet), SDXL refiners, inpainting/pix2pix UNets, UNet-only files.
+    LoRA, a diffusers-layout UNet), SDXL refiners, instruct-pix2pix UNets, UNet-only files.
     """
     if not _has_prefix(shapes, UNET_PREFIX):
         if any(k.startswith(("lora_", "lora_unet_", "lora_te")) or ".lora_" in k for k in shapes):
@@ -184,10 +191,10 @@ def detect_architecture(shapes: Shapes, name: str = "checkpoint") -> Detection:
         )
     conv_in = shapes.get(UNET_CONV_IN)
     in_channels = int(conv_in[1]) if conv_in and len(conv_in) > 1 else None
-    if in_channels not in (None, 4):
+    if in_channels not in (None, *UNET_CHANNELS):
         raise UnknownArchitecture(
-            f"{name} has a UNet with {in_channels} input channels (an inpainting or instruct-pix2pix "
-            "model); only text-to-image checkpoints (4 channels) are supported"
+            f"{name} has a UNet with {in_channels} input channels (an instruct-pix2pix model?); "
+            "text-to-image (4 channels) and inpainting (9 channels) checkpoints are supported"
         )
     context = _context_dim(shapes)
 
@@ -220,7 +227,8 @@ def detect_architecture(shapes: Shapes, name: str = "checkpoint") -> Detection:
     standard = widths == want_widths and context == want_context
     prediction = "v_prediction" if arch is Arch.SDXL and "v_pred" in shapes else None
     zero_snr = arch is Arch.SDXL and "ztsnr" in shapes
-    return Detection(arch, standard, widths, context, prediction, zero_snr)
+    inpainting = in_channels == UNET_CHANNELS[1]
+    return Detection(arch, standard, widths, context, prediction, zero_snr, inpainting)
 
 
 def detect_file(path: str | os.PathLike[str]) -> Detection:

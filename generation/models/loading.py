@@ -11,6 +11,10 @@
 - Hub id (only those an admin lists in `hub_models`): `from_pretrained(id)`; works offline when the
   Hub cache has it.
 
+An inpainting checkpoint (a 9-channel UNet, in any of these forms) loads as its family's inpaint
+pipeline (`StableDiffusionInpaintPipeline`, `StableDiffusionXLInpaintPipeline`); the pipelines run
+every mode through it (`generation.pipelines.inpaint`).
+
 Prediction type: SD 1.x and SDXL are epsilon (an SDXL file with a `v_pred` marker key is
 v-prediction). For SD 2.x a `.yaml` or config folder decides; without one the loader runs the
 probe AUTOMATIC1111 and stable-diffusion.cpp use (UNet at t=999 on a constant 0.5 latent with a
@@ -33,7 +37,13 @@ from typing import TYPE_CHECKING, Any
 import diffusers
 import torch
 import transformers
-from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
+from diffusers import (
+    DiffusionPipeline,
+    StableDiffusionInpaintPipeline,
+    StableDiffusionPipeline,
+    StableDiffusionXLInpaintPipeline,
+    StableDiffusionXLPipeline,
+)
 
 from ..settings import ModelSettings
 from .arch import Arch
@@ -62,7 +72,10 @@ SUPPORTED_PIPELINES = {
     "StableDiffusionImg2ImgPipeline": False,
     "StableDiffusionXLPipeline": True,
     "StableDiffusionXLImg2ImgPipeline": True,
+    "StableDiffusionInpaintPipeline": False,
+    "StableDiffusionXLInpaintPipeline": True,
 }
+INPAINT_CHANNELS = 9
 CONFIG_SUFFIXES = (".json", ".txt", ".model")
 MAX_CONFIG_FILE_BYTES = 32 * 1024 * 1024
 SD2_SAMPLE_SIZES = {"v_prediction": 96, "epsilon": 64}  # 768-v models vs 512-base models
@@ -278,6 +291,8 @@ def plan_single_file(entry: ModelEntry, cache_dir: Path) -> SingleFilePlan:
         prediction = det.prediction_type or (None if arch is Arch.SD2 else "epsilon")
         source = "detected"
     scheduler["prediction_type"] = prediction or "epsilon"
+    if det.inpainting:
+        unet["in_channels"] = INPAINT_CHANNELS  # the bundled skeletons describe text-to-image UNets
     if det.zero_snr:
         scheduler.update(rescale_betas_zero_snr=True, timestep_spacing="trailing")
     if arch is Arch.SD2:
@@ -379,7 +394,9 @@ def _cache_dir_for(entry: ModelEntry, registry: ModelRegistry | None) -> Path | 
     return writable_cache_dir(preferred)
 
 
-def _pipeline_class(arch: Arch) -> type[DiffusionPipeline]:
+def _pipeline_class(arch: Arch, inpainting: bool = False) -> type[DiffusionPipeline]:
+    if inpainting:
+        return StableDiffusionXLInpaintPipeline if arch is Arch.SDXL else StableDiffusionInpaintPipeline
     return StableDiffusionXLPipeline if arch is Arch.SDXL else StableDiffusionPipeline
 
 
@@ -421,7 +438,7 @@ def _load_single_file(
 ) -> tuple[Any, Arch, bool]:
     plan = plan_single_file(entry, cache_dir or writable_cache_dir(None))
     log.info("loading %s as %s (configs: %s)", entry.name, plan.arch, plan.source)
-    cls = _pipeline_class(plan.arch)
+    cls = _pipeline_class(plan.arch, _plan_inpainting(plan))
     pipe = cls.from_single_file(
         str(entry.path),
         config=str(plan.config_dir),
@@ -429,6 +446,25 @@ def _load_single_file(
         **_pipeline_kwargs(plan.arch, dtype),
     )
     return pipe, plan.arch, plan.arch is Arch.SD2 and plan.prediction_type is None
+
+
+def _plan_inpainting(plan: SingleFilePlan) -> bool:
+    """Whether the file is an inpainting checkpoint: its weights say so (a config folder beside it
+    must then describe a 9-channel UNet too)."""
+    if not plan.detection.inpainting:
+        return False
+    unet = _read_json(plan.config_dir / "unet" / "config.json")
+    if unet.get("in_channels", INPAINT_CHANNELS) != INPAINT_CHANNELS:
+        raise UnknownArchitecture(
+            f"the UNet in {plan.config_dir.name}'s configs takes {unet['in_channels']} input channels, but "
+            "the checkpoint is an inpainting one (9): fix unet/config.json beside it"
+        )
+    return True
+
+
+def folder_is_inpainting(folder: Path) -> bool:
+    """Whether a diffusers folder holds an inpainting model (a 9-channel UNet)."""
+    return _read_json(folder / "unet" / "config.json").get("in_channels", 4) == INPAINT_CHANNELS
 
 
 def folder_arch(folder: Path) -> Arch:
@@ -445,10 +481,10 @@ def folder_arch(folder: Path) -> Arch:
             "and SDXL base text-to-image pipelines"
         )
     unet_config = _read_json(folder / "unet" / "config.json")
-    if unet_config.get("in_channels", 4) != 4:
+    if unet_config.get("in_channels", 4) not in (4, INPAINT_CHANNELS):
         raise UnknownArchitecture(
-            f"{folder.name} has a UNet with {unet_config['in_channels']} input channels (inpainting?); "
-            "only text-to-image models are supported"
+            f"{folder.name} has a UNet with {unet_config['in_channels']} input channels (instruct-pix2pix?); "
+            "text-to-image (4) and inpainting (9) models are supported"
         )
     if xl:
         return Arch.SDXL
@@ -471,7 +507,8 @@ def _load_folder(entry: ModelEntry, dtype: torch.dtype) -> tuple[Any, Arch]:
     plain = any((unet_dir / f"diffusion_pytorch_model.{ext}").is_file() for ext in ("safetensors", "bin"))
     if not plain and any(unet_dir.glob("diffusion_pytorch_model.fp16.*")):
         kwargs["variant"] = "fp16"
-    pipe = _pipeline_class(arch).from_pretrained(str(folder), local_files_only=True, **kwargs)
+    cls = _pipeline_class(arch, folder_is_inpainting(folder))
+    pipe = cls.from_pretrained(str(folder), local_files_only=True, **kwargs)
     return pipe, arch
 
 
@@ -488,7 +525,8 @@ def _load_hub(entry: ModelEntry, dtype: torch.dtype) -> tuple[Any, Arch]:
     if xl is None:
         raise UnknownArchitecture(f"{repo} is a {index.get('_class_name')} model, which is not supported")
     arch = Arch.SDXL if xl else Arch.SD1
-    pipe = _pipeline_class(arch).from_pretrained(repo, **_pipeline_kwargs(arch, dtype))
+    inpainting = "Inpaint" in str(index.get("_class_name", ""))
+    pipe = _pipeline_class(arch, inpainting).from_pretrained(repo, **_pipeline_kwargs(arch, dtype))
     if arch is not Arch.SDXL and pipe.text_encoder.config.hidden_size == 1024:
         arch = Arch.SD2
     return pipe, arch

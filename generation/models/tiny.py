@@ -11,7 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from diffusers import (
+    AutoencoderKL,
+    EulerDiscreteScheduler,
+    StableDiffusionInpaintPipeline,
+    StableDiffusionPipeline,
+    UNet2DConditionModel,
+)
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 TOKENIZER_DIR = Path(__file__).resolve().parent.parent / "configs" / "tokenizer"
@@ -94,6 +100,24 @@ def build_tiny_pipeline(seed: int = 0, cross_attention_dim: int = 32) -> StableD
         text_encoder=text_encoder.eval(),
         tokenizer=load_clip_tokenizer(),
         unet=unet.eval(),
+        scheduler=EulerDiscreteScheduler(**SD_SCHEDULER),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def build_tiny_inpaint_pipeline(
+    seed: int = 0, cross_attention_dim: int = 32
+) -> StableDiffusionInpaintPipeline:
+    """A tiny inpainting checkpoint: the tiny model's parts with a 9-channel UNet (latents, mask,
+    masked picture), as a `StableDiffusionInpaintPipeline`."""
+    torch.manual_seed(seed)
+    return StableDiffusionInpaintPipeline(
+        vae=tiny_vae().eval(),
+        text_encoder=CLIPTextModel(tiny_text_config(cross_attention_dim)).eval(),
+        tokenizer=load_clip_tokenizer(),
+        unet=tiny_unet(cross_attention_dim, in_channels=9).eval(),
         scheduler=EulerDiscreteScheduler(**SD_SCHEDULER),
         safety_checker=None,
         feature_extractor=None,

@@ -1,14 +1,21 @@
-"""Runs generation requests on a loaded model: txt2img (with hires fix), img2img and upscale.
+"""Runs generation requests on a loaded model: txt2img (with hires fix), img2img, upscale, inpaint
+and outpaint.
 
 `generate()` is synchronous (a worker calls it on its GPU thread) and, like a diffusers
 pipeline's `__call__`, goes through numbered steps:
 
 1. check the inputs (resolved seeds, one batch key, a known sampler, a source per img2img/upscale),
-2. prepare the sources (the given images, or the requests' files; upright RGB),
+2. prepare the sources (the given images, or the requests' files; upright RGB) and the masks,
 3. denoise: txt2img, img2img from the fitted sources, or, for an upscale, each request alone:
-   resize its source (ESRGAN or Lanczos), then an img2img detail pass,
+   resize its source (ESRGAN or Lanczos), an img2img detail pass, and a back-projection onto the
+   source so the upscale keeps its picture (`upscalers.keep_source`); for an inpaint or an
+   outpaint, plan each picture (`pipelines.inpaint`, `pipelines.outpaint`), inpaint the parts to
+   generate (in one call when their sizes match), and paste each back through its feathered mask,
 4. the hires fix of a txt2img: Lanczos-upscale the first pass, then an img2img pass,
 5. collect the images, one list per request.
+
+An inpainting checkpoint (9-channel UNet) runs every pass through its inpaint pipeline: txt2img
+and img2img with an all-white mask, as the web UI does.
 
 Each denoising pass (`denoise`) prepares its own scheduler (a fresh one for the sampler, from the
 model's own scheduler config) and its own noise (one CPU generator per image, `seed + i`,
@@ -38,16 +45,33 @@ from PIL import Image
 from generation.models.loaded import LoadedModel
 from generation.pipelines.batch import Batch
 from generation.pipelines.callbacks import StepReporter
+from generation.pipelines.inpaint import (
+    RegionPlan,
+    blank_images,
+    full_masks,
+    inpaint_pipeline,
+    is_inpainting_model,
+    native_size,
+    plan_inpaint,
+)
 from generation.pipelines.noise import initial_noise, use_noise
+from generation.pipelines.outpaint import plan_outpaint
 from generation.pipelines.patches import seamless_tiling, unet_per_image, vae_modes
 from generation.pipelines.schedulers import base_scheduler_config, make_scheduler
-from generation.pipelines.sources import NEEDS_SOURCE, fit_image, source_images, to_rgb
-from generation.pipelines.upscalers import LANCZOS, UpscalerUnavailable, resolve_upscaler, upscale_image
+from generation.pipelines.sources import NEEDS_SOURCE, fit_image, mask_images, source_images, to_rgb
+from generation.pipelines.upscalers import (
+    LANCZOS,
+    UpscalerUnavailable,
+    keep_source,
+    resolve_upscaler,
+    upscale_image,
+)
 from generation.progress import Cancelled, CancelToken, Progress, ProgressCallback
 from generation.requests.request import RANDOM_SEED, GenerationRequest, Mode
 from generation.requests.samplers import canonical_sampler, estimate_steps
 from generation.requests.sizes import scaled_size
 from generation.requests.steps import strength_running_a_step
+from generation.requests.validation import EDIT_MODES
 from generation.settings import ModelSettings
 
 _LOCK = threading.RLock()  # one call at a time touches a model's scheduler, VAE modes and convs
@@ -64,11 +88,13 @@ def generate(
     upscaler_path: Path | str | None = None,
     batch_invariant: bool | None = None,
     sources: Sequence[Image.Image | None] | None = None,
+    masks: Sequence[Image.Image | None] | None = None,
 ) -> list[list[Image.Image]]:
     """Run compatible requests in one go; one list of RGB images per request (`count` each, upscale 1).
 
     `sources` holds one source image per request for img2img and upscale (None entries, or no
-    `sources` at all: the file at `request.source_image` is opened). `upscaler_path` is the
+    `sources` at all: the file at `request.source_image` is opened); `masks` likewise holds one mask
+    per inpaint request (white repaints; else the file at `request.edit.mask`). `upscaler_path` is the
     ESRGAN-family `.pth` for upscales; when None, `settings.upscaler` is looked up beside the model
     (in the models directory). Raises `Cancelled` when `cancel` is set.
 
@@ -80,6 +106,7 @@ def generate(
 
     # 1. check inputs
     check_inputs(requests, sources)
+    check_masks(requests, masks)
     first = requests[0]
     upscale = first.mode is Mode.UPSCALE
     call = _Call(
@@ -99,6 +126,7 @@ def generate(
 
     # 2. prepare the sources
     images_in = source_images(requests, sources)
+    masks_in = mask_images(requests, masks)
     batch = Batch.of(requests, count=1 if upscale else None)  # an upscale makes one image
 
     with _LOCK, seamless_tiling(model.pipe, first.tiling):
@@ -109,6 +137,8 @@ def generate(
                 upscale_pass(call, request, source, upscaler)
                 for request, source in zip(requests, images_in, strict=True)
             ]
+        elif first.mode in EDIT_MODES:
+            images = edit_passes(call, requests, images_in, masks_in)
         elif first.mode is Mode.IMG2IMG:
             fitted = [fit_image(source, first.width, first.height) for source in images_in]
             images = denoise(call, batch, **_schedule(first), init_images=batch.expand(fitted))
@@ -160,6 +190,18 @@ def check_inputs(requests: list[GenerationRequest], sources: Sequence[Image.Imag
     canonical_sampler(requests[0].sampler)  # raises UnknownSampler, listing the names
 
 
+def check_masks(requests: list[GenerationRequest], masks: Sequence[Image.Image | None] | None) -> None:
+    """Raise ValueError unless each inpaint has a mask (given, or a path in its edit)."""
+    if masks is not None and len(masks) != len(requests):
+        raise ValueError(f"{len(masks)} masks for {len(requests)} requests: give one per request (or None)")
+    for i, request in enumerate(requests):
+        if request.mode in EDIT_MODES and request.edit is None:
+            raise ValueError(f"{request.mode.value} needs its edit (mask, zoom or pan)")
+        given = masks is not None and masks[i] is not None
+        if request.mode is Mode.INPAINT and not given and not request.edit.mask:
+            raise ValueError("inpaint needs a mask image")
+
+
 def _schedule(request: GenerationRequest) -> dict[str, Any]:
     """The request's first pass: its size, steps, guidance, sampler (and strength for img2img)."""
     schedule: dict[str, Any] = {
@@ -188,17 +230,26 @@ def denoise(
     sampler: str,
     strength: float | None = None,
     init_images: list[Image.Image] | None = None,
+    masks: list[Image.Image] | None = None,
 ) -> list[Image.Image]:
-    """One pipeline pass over the batch: txt2img, or img2img from `init_images` at `strength`."""
+    """One pipeline pass over the batch: txt2img, img2img from `init_images` at `strength`, or an
+    inpaint of `init_images` where `masks` are white (one per image)."""
     model = call.model
-    pipe = model.pipe if init_images is None else img2img_pipeline(model)
+    if masks is None and is_inpainting_model(model):  # its every pass is an inpaint of everything
+        masks = full_masks((width, height), len(batch))
+        if init_images is None:
+            init_images, strength = blank_images((width, height), len(batch)), 1.0
+    if masks is not None:
+        pipe = inpaint_pipeline(model)
+    else:
+        pipe = model.pipe if init_images is None else img2img_pipeline(model)
 
     # a. prepare the scheduler: a fresh one per pass, from the model's own config
     scheduler = make_scheduler(sampler, base_scheduler_config(model), steps=steps)
 
     # b. prepare the latents: unit noise per image from its own CPU generator (device independent)
     factor = int(getattr(pipe, "vae_scale_factor", 8))
-    shape = (1, int(pipe.unet.config.in_channels), height // factor, width // factor)
+    shape = (1, int(pipe.vae.config.latent_channels), height // factor, width // factor)
     noise, generators = initial_noise(batch.seeds, batch.variations, shape)
     noise = noise.to(device=model.device, dtype=pipe.unet.dtype)
 
@@ -210,7 +261,14 @@ def denoise(
         "callback_on_step_end": call.reporter.step_end,
         "output_type": "pil",
     }
-    if init_images is None:
+    if masks is not None:
+        strength = strength_running_a_step(steps, 1.0 if strength is None else strength)
+        kwargs.update(image=init_images, mask_image=masks, height=height, width=width, strength=strength)
+        if strength >= 1.0:
+            kwargs["latents"] = noise  # from pure noise: scaled by init_noise_sigma by the pipeline
+        else:
+            use_noise(scheduler, noise)  # its add_noise(), of the start and of the kept part each step
+    elif init_images is None:
         # The pipeline scales passed latents by scheduler.init_noise_sigma itself.
         kwargs.update(height=height, width=width, latents=noise)
     else:
@@ -250,7 +308,8 @@ def hires_pass(
 def upscale_pass(
     call: _Call, request: GenerationRequest, source: Image.Image, upscaler: Path | None
 ) -> Image.Image:
-    """Resize the source by upscale_factor (ESRGAN or Lanczos), then img2img at request.strength."""
+    """Resize the source by upscale_factor (ESRGAN or Lanczos), then img2img at request.strength,
+    then (`upscale_keeps_source`) correct it to keep the source's picture (`keep_source`)."""
     call.reporter.check()
     width, height = scaled_size(source.width, source.height, request.upscale_factor)
     image = upscale_image(call.model, source, (width, height), upscaler)
@@ -258,7 +317,45 @@ def upscale_pass(
     if request.strength <= 0:
         return image
     schedule = _schedule(request) | {"width": width, "height": height}
-    return denoise(call, Batch.of([request], count=1), **schedule, init_images=[image])[0]
+    detailed = denoise(call, Batch.of([request], count=1), **schedule, init_images=[image])[0]
+    return keep_source(to_rgb(detailed), source) if call.settings.upscale_keeps_source else detailed
+
+
+def edit_passes(
+    call: _Call,
+    requests: list[GenerationRequest],
+    sources: list[Image.Image | None],
+    masks: list[Image.Image | None],
+) -> list[Image.Image]:
+    """Inpaint or outpaint: plan each request's picture, inpaint the parts to generate (requests
+    whose parts have one size share a call; "only masked" boxes may differ), paste each back."""
+    native = native_size(call.model)
+    plans: list[RegionPlan] = []
+    for request, source, mask in zip(requests, sources, masks, strict=True):
+        assert source is not None
+        if request.mode is Mode.OUTPAINT:
+            plans.append(plan_outpaint(request, source))
+        else:
+            assert mask is not None
+            plans.append(plan_inpaint(request, source, mask, native))
+    if all(plan.size == plans[0].size for plan in plans):
+        groups = [(requests, plans)]
+    else:
+        groups = [([request], [plan]) for request, plan in zip(requests, plans, strict=True)]
+        call.reporter.total = sum(estimate_steps(request) for request in requests)
+    images: list[Image.Image] = []
+    for group, group_plans in groups:
+        call.reporter.check()
+        batch = Batch.of(group)
+        per_image = batch.expand(group_plans)
+        inputs = [plan.inputs(seed) for plan, seed in zip(per_image, batch.seeds, strict=True)]
+        width, height = group_plans[0].size
+        schedule = _schedule(group[0]) | {"width": width, "height": height}
+        made = denoise(
+            call, batch, **schedule, init_images=[i[0] for i in inputs], masks=[i[1] for i in inputs]
+        )
+        images += [plan.paste(to_rgb(image)) for plan, image in zip(per_image, made, strict=True)]
+    return images
 
 
 # -- pieces of a pass ----------------------------------------------------------------------------

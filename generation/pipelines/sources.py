@@ -14,7 +14,7 @@ from PIL import Image, ImageOps
 from generation.requests.request import GenerationRequest, Mode
 
 LANCZOS = Image.Resampling.LANCZOS
-NEEDS_SOURCE = (Mode.IMG2IMG, Mode.UPSCALE)
+NEEDS_SOURCE = (Mode.IMG2IMG, Mode.UPSCALE, Mode.INPAINT, Mode.OUTPAINT)
 
 
 def source_images(
@@ -29,6 +29,27 @@ def source_images(
             continue
         given = sources[i] if sources is not None else None
         out.append(upright_rgb(given) if given is not None else open_image(request.source_image))
+    return out
+
+
+def mask_images(
+    requests: Sequence[GenerationRequest], masks: Sequence[Image.Image | None] | None
+) -> list[Image.Image | None]:
+    """One upright mask per inpaint request (None for the others): the given image, else the file
+    at `request.edit.mask`. Left in its own mode: `images.masks.as_mask` reads it."""
+    out: list[Image.Image | None] = []
+    for i, request in enumerate(requests):
+        if request.mode is not Mode.INPAINT:
+            out.append(None)
+            continue
+        given = masks[i] if masks is not None else None
+        if given is None:
+            path = request.edit.mask if request.edit is not None else None
+            if path is None:
+                raise ValueError("no mask image")
+            with Image.open(path) as opened:
+                given = opened.copy()
+        out.append(ImageOps.exif_transpose(given))
     return out
 
 

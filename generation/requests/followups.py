@@ -1,7 +1,9 @@
-"""New requests made from an image of a past request: upscale it, or vary it with img2img.
+"""New requests made from an image of a past request: upscale it, vary it with img2img, repaint a
+region of it (inpaint), zoom out of it or pan it (outpaint).
 
-The Discord buttons (U1-U4, V1-V4), `/vary` and the command line's `upscale` and `vary` all derive
-their requests here, so the same image gives the same follow-up request wherever it is asked for.
+The Discord buttons (U1-U4, V1-V4, Vary (Region), Zoom Out, Pan), `/vary` and the command line's
+`upscale`, `vary`, `inpaint`, `zoom` and `pan` all derive their requests here, so the same image
+gives the same follow-up request wherever it is asked for.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from pathlib import Path
 from typing import Protocol
 
 from generation.problems import Problem
-from generation.requests.request import RANDOM_SEED, GenerationRequest, Mode
+from generation.requests.canvas import canvas_size
+from generation.requests.request import RANDOM_SEED, Edit, GenerationRequest, Mode, Pan
 from generation.requests.sizes import fit_size, output_size
 from generation.requests.steps import enough_steps
 from generation.settings import Settings
@@ -22,15 +25,26 @@ __all__ = [
     "fit_size",
     "image_of",
     "output_size",
+    "pan_of",
+    "pan_of_image",
+    "region_of",
+    "region_of_image",
     "reroll_of",
     "upscale_of",
     "upscale_of_image",
     "variation_of",
     "variation_of_image",
     "with_enough_steps",
+    "zoom_out_of",
+    "zoom_out_of_image",
 ]
 
 UPSCALE_FACTOR = 2.0
+# Denoising strength of the edits. A region repaints from noise, like a new picture there; an
+# outpaint starts from the edge-aware fill it made, so the new area continues the picture's
+# colours while the model draws it.
+REGION_STRENGTH = 1.0
+OUTPAINT_STRENGTH = 0.9
 
 
 def with_enough_steps(request: GenerationRequest) -> GenerationRequest:
@@ -95,6 +109,91 @@ def variation_of(
     )
 
 
+def region_of(
+    request: GenerationRequest,
+    source: str | Path,
+    mask: str | Path,
+    settings: Settings,
+    *,
+    prompt: str | None = None,
+    strength: float | None = None,
+    only_masked: bool = False,
+    mask_blur: int | None = None,
+    count: int | None = None,
+) -> GenerationRequest:
+    """Vary (Region): repaint the white of `mask` on one image that `request` made, with new seeds.
+
+    `prompt` replaces the prompt (None keeps it). The result keeps the image's size and its pixels
+    outside the mask (after the mask's feathered edge, `mask_blur` pixels)."""
+    blur = Edit.mask_blur if mask_blur is None else mask_blur
+    edit = Edit(mask=str(mask), mask_blur=blur, only_masked=only_masked)
+    if prompt is not None:
+        request = request.replace(prompt=prompt)
+    return _edit_of(request, Mode.INPAINT, source, output_size(request), edit, settings, strength, count)
+
+
+def zoom_out_of(
+    request: GenerationRequest,
+    source: str | Path,
+    factor: float,
+    settings: Settings,
+    *,
+    strength: float | None = None,
+    count: int | None = None,
+) -> GenerationRequest:
+    """Zoom Out (1.5x, 2x, or a custom factor up to 2x): the image centred on a canvas `factor` times
+    its size (scaled down to fit `limits.max_pixels`, see generation.requests.canvas), the new
+    border painted with the same prompt."""
+    width, height = output_size(request)
+    canvas = canvas_size(width, height, settings.limits, zoom=factor)
+    return _edit_of(request, Mode.OUTPAINT, source, canvas, Edit(zoom=factor), settings, strength, count)
+
+
+def pan_of(
+    request: GenerationRequest,
+    source: str | Path,
+    direction: Pan | str,
+    settings: Settings,
+    *,
+    strength: float | None = None,
+    count: int | None = None,
+) -> GenerationRequest:
+    """Pan left, right, up or down: half a side more canvas on that side, painted with the same
+    prompt (the canvas rule of generation.requests.canvas applies)."""
+    pan = Pan(direction)
+    width, height = output_size(request)
+    canvas = canvas_size(width, height, settings.limits, pan=pan)
+    return _edit_of(request, Mode.OUTPAINT, source, canvas, Edit(pan=pan), settings, strength, count)
+
+
+def _edit_of(
+    request: GenerationRequest,
+    mode: Mode,
+    source: str | Path,
+    size: tuple[int, int],
+    edit: Edit,
+    settings: Settings,
+    strength: float | None,
+    count: int | None,
+) -> GenerationRequest:
+    default = REGION_STRENGTH if mode is Mode.INPAINT else OUTPAINT_STRENGTH
+    return with_enough_steps(
+        request.replace(
+            mode=mode,
+            source_image=str(source),
+            seed=RANDOM_SEED,
+            count=count or min(settings.defaults.count, settings.limits.max_count),
+            width=size[0],
+            height=size[1],
+            strength=default if strength is None else strength,
+            upscale_factor=GenerationRequest.upscale_factor,
+            hires=None,
+            variation=None,
+            edit=edit,
+        )
+    )
+
+
 # -- follow-ups of a job's images (the buttons, /vary of a past job) -----------------------------
 # A job (generation.jobs.types.Job) is described by what these read of it, so requests need
 # nothing of jobs, which build on requests.
@@ -145,6 +244,40 @@ def variation_of_image(
 ) -> GenerationRequest:
     """img2img of the job's image `index`: a new set of variations with new seeds."""
     return variation_of(job.request, image_of(job, index).key, settings, strength=strength, count=count)
+
+
+def region_of_image(
+    job: PastJob,
+    index: int,
+    mask: str | Path,
+    settings: Settings,
+    *,
+    prompt: str | None = None,
+    strength: float | None = None,
+    only_masked: bool = False,
+    count: int | None = None,
+) -> GenerationRequest:
+    """Vary (Region) of the job's image `index`: `mask` (a path or an artifact key) white = repaint."""
+    return region_of(
+        job.request,
+        image_of(job, index).key,
+        mask,
+        settings,
+        prompt=prompt,
+        strength=strength,
+        only_masked=only_masked,
+        count=count,
+    )
+
+
+def zoom_out_of_image(job: PastJob, index: int, factor: float, settings: Settings) -> GenerationRequest:
+    """Zoom Out of the job's image `index` by `factor`."""
+    return zoom_out_of(job.request, image_of(job, index).key, factor, settings)
+
+
+def pan_of_image(job: PastJob, index: int, direction: Pan | str, settings: Settings) -> GenerationRequest:
+    """Pan the job's image `index` towards `direction`."""
+    return pan_of(job.request, image_of(job, index).key, direction, settings)
 
 
 def reroll_of(request: GenerationRequest) -> GenerationRequest:

@@ -21,6 +21,8 @@ class Mode(enum.StrEnum):
     TXT2IMG = "txt2img"
     IMG2IMG = "img2img"
     UPSCALE = "upscale"
+    INPAINT = "inpaint"  # repaint the white part of `edit.mask` on the source
+    OUTPAINT = "outpaint"  # extend the source's canvas (`edit.zoom` or `edit.pan`) and paint the new part
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,37 @@ class Variation:
 
     seed: int
     strength: float = 0.1
+
+
+class Pan(enum.StrEnum):
+    """Where an outpaint's Pan adds half a side of canvas."""
+
+    LEFT = "left"
+    RIGHT = "right"
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """How an inpaint or outpaint request repaints its source; `width` x `height` is the result's size.
+
+    An inpaint repaints the white of `mask` (a path, or an artifact key, like `source_image`; the
+    engine takes the image itself through `generate(masks=...)`). An outpaint paints the canvas
+    around the source: `zoom` (the canvas is the source's size times it, the source centred) or
+    `pan` (half a side more on that side); its mask is the new area, with a seam `mask_blur` wide.
+    """
+
+    mask: str | None = None
+    mask_blur: int = 4  # feather of the mask's edge in pixels (the web UI's "Mask blur")
+    only_masked: bool = False  # the web UI's "Only masked": generate the mask's box, paste it back
+    padding: int = 32  # pixels of context around the mask's box ("Masked area padding")
+    zoom: float = 1.0  # outpaint: Zoom Out factor (1 < zoom <= 2)
+    pan: Pan | None = None  # outpaint: Pan direction
+
+    def batch_key(self) -> tuple[Any, ...]:
+        """What must be equal for edits to share a pipeline call (masks may differ)."""
+        return (self.mask_blur, self.only_masked, self.padding, self.zoom, self.pan)
 
 
 @dataclass(frozen=True)
@@ -59,6 +92,7 @@ class GenerationRequest:
     variation: Variation | None = None
     tiling: bool = False
     upscale_factor: float = 2.0  # for Mode.UPSCALE
+    edit: Edit | None = None  # for Mode.INPAINT and Mode.OUTPAINT
     extra: tuple[tuple[str, str], ...] = field(default=())  # reserved for forward-compatible options
 
     # -- derived values ------------------------------------------------------------------
@@ -97,6 +131,7 @@ class GenerationRequest:
             self.tiling,
             self.strength if self.mode is not Mode.TXT2IMG else None,
             self.hires,
+            self.edit.batch_key() if self.edit is not None else None,
         )
 
     # -- storage -------------------------------------------------------------------------
@@ -105,6 +140,8 @@ class GenerationRequest:
         data = dataclasses.asdict(self)
         data["mode"] = self.mode.value
         data["extra"] = [list(pair) for pair in self.extra]
+        if self.edit is not None and self.edit.pan is not None:
+            data["edit"]["pan"] = Pan(self.edit.pan).value
         return data
 
     @classmethod
@@ -118,4 +155,15 @@ class GenerationRequest:
         if data.get("variation") is not None:
             data["variation"] = Variation(**data["variation"])
         data["extra"] = tuple(tuple(pair) for pair in data.get("extra", ()))
+        if data.get("edit") is not None:
+            data["edit"] = edit_from_dict(data["edit"])
         return cls(**data)
+
+
+def edit_from_dict(data: dict[str, Any]) -> Edit:
+    """An Edit as stored (unknown keys from a newer version are ignored)."""
+    known = {f.name for f in dataclasses.fields(Edit)}
+    data = {k: v for k, v in data.items() if k in known}
+    if data.get("pan") is not None:
+        data["pan"] = Pan(data["pan"])
+    return Edit(**data)

@@ -9,6 +9,9 @@ Sizes: for text-to-image and img2img, `width` x `height` is the size generated; 
 within `limits.min_size`..`limits.max_size` and the area within `limits.max_pixels`. A hires fix
 makes `scaled_size(width, height, scale)`, and an upscale (where `width` x `height` is the source
 image's size) `scaled_size(width, height, upscale_factor)`; those must fit `limits.max_upscaled_pixels`.
+An inpaint's `width` x `height` is its picture's (the source's) size, which may be an upscale's, so
+it must fit `limits.max_upscaled_pixels`; an outpaint's is its canvas, which must fit
+`limits.max_pixels` like a generation (`generation.requests.canvas` sizes it so).
 
 Numbers come first (`checked_numbers`): a request can arrive from the prompt parser, a slash
 option, JSON or the command line, so before any rule does arithmetic every number is checked to be
@@ -21,8 +24,18 @@ Torch-free: the Discord front end imports this module.
 from __future__ import annotations
 
 from generation.problems import Problem
+from generation.requests.canvas import MAX_ZOOM
 from generation.requests.numbers import SANE_NUMBER, SANE_WHOLE, NumberError, check_number, number_text
-from generation.requests.request import MAX_SEED, RANDOM_SEED, GenerationRequest, HiresFix, Mode, Variation
+from generation.requests.request import (
+    MAX_SEED,
+    RANDOM_SEED,
+    Edit,
+    GenerationRequest,
+    HiresFix,
+    Mode,
+    Pan,
+    Variation,
+)
 from generation.requests.samplers import SAMPLER_NAMES, UnknownSampler, canonical_sampler
 from generation.requests.sizes import (
     largest_fitting_size,
@@ -34,7 +47,18 @@ from generation.requests.sizes import (
 from generation.requests.steps import runs_a_step
 from generation.settings import LimitSettings, Settings
 
-__all__ = ["ValidationError", "checked_numbers", "validate"]
+__all__ = [
+    "EDIT_MODES",
+    "MAX_MASK_BLUR",
+    "MAX_MASK_PADDING",
+    "ValidationError",
+    "checked_numbers",
+    "validate",
+]
+
+EDIT_MODES = (Mode.INPAINT, Mode.OUTPAINT)
+MAX_MASK_BLUR = 64  # pixels; the web UI's slider goes as far
+MAX_MASK_PADDING = 256  # pixels
 
 
 class ValidationError(Problem, ValueError):
@@ -60,7 +84,11 @@ def validate(request: GenerationRequest, settings: Settings) -> GenerationReques
         )
     changes["prompt"], changes["negative_prompt"] = prompt, negative
 
-    # -- source image --------------------------------------------------------------------
+    # -- source image (and an edit's mask or direction) ----------------------------------
+    if request.mode in EDIT_MODES:
+        changes["edit"] = _check_edit(request)
+    elif request.edit is not None:
+        changes["edit"] = None  # only edits have one
     if request.mode is not Mode.TXT2IMG and not request.source_image:
         raise ValidationError("request.source_image_missing", mode=request.mode.value)
 
@@ -81,7 +109,9 @@ def validate(request: GenerationRequest, settings: Settings) -> GenerationReques
                     max=limits.max_size,
                     flag=flag,
                 )
-        if width * height > limits.max_pixels:
+        if request.mode is Mode.INPAINT:
+            _check_inpaint_size(width, height, limits)
+        elif width * height > limits.max_pixels:
             fit_w, fit_h = largest_fitting_size(width, height, limits.max_pixels, limits)
             raise ValidationError(
                 "request.too_many_pixels",
@@ -285,6 +315,47 @@ def _check_upscale(request: GenerationRequest, limits: LimitSettings) -> None:
             pixels=out_w * out_h,
             max=limits.max_upscaled_pixels,
             suggested=best if best > 1 else None,
+        )
+
+
+def _check_edit(request: GenerationRequest) -> Edit:
+    """The edit of an inpaint or outpaint, normalised (only its own mode's fields), or a Problem."""
+    edit = request.edit or Edit()
+    if request.mode is Mode.INPAINT and not edit.mask:
+        raise ValidationError("request.mask_missing")
+    if not 0 <= edit.mask_blur <= MAX_MASK_BLUR or edit.mask_blur != int(edit.mask_blur):
+        raise ValidationError("request.mask_blur_out_of_range", value=edit.mask_blur, max=MAX_MASK_BLUR)
+    if request.mode is Mode.INPAINT:
+        if not 0 <= edit.padding <= MAX_MASK_PADDING or edit.padding != int(edit.padding):
+            raise ValidationError(
+                "request.mask_padding_out_of_range", value=edit.padding, max=MAX_MASK_PADDING
+            )
+        return Edit(edit.mask, int(edit.mask_blur), bool(edit.only_masked), int(edit.padding))
+    pan = None
+    if edit.pan is not None:
+        try:
+            pan = Pan(str(edit.pan).strip().lower())
+        except ValueError:
+            raise ValidationError(
+                "request.pan_unknown", value=str(edit.pan), directions=[p.value for p in Pan]
+            ) from None
+        if edit.zoom != 1:
+            raise ValidationError("request.zoom_and_pan", zoom=edit.zoom, pan=pan.value)
+    elif not 1 < edit.zoom <= MAX_ZOOM:  # also refuses NaN
+        if edit.zoom == 1:
+            raise ValidationError("request.outpaint_direction_missing", directions=[p.value for p in Pan])
+        raise ValidationError("request.zoom_out_of_range", value=edit.zoom, min=1.0, max=MAX_ZOOM)
+    return Edit(mask_blur=int(edit.mask_blur), zoom=float(edit.zoom), pan=pan)
+
+
+def _check_inpaint_size(width: int, height: int, limits: LimitSettings) -> None:
+    if width * height > limits.max_upscaled_pixels:
+        raise ValidationError(
+            "request.inpaint_too_large",
+            width=width,
+            height=height,
+            pixels=width * height,
+            max=limits.max_upscaled_pixels,
         )
 
 

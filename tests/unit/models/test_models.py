@@ -394,7 +394,7 @@ def test_detect_custom_widths_are_not_standard():
         ({"lora_unet_down_blocks_0.alpha": (1,)}, "LoRA"),
         ({"encoder.conv_in.weight": (1,), "decoder.conv_in.weight": (1,)}, "VAE"),
         ({"down_blocks.0.resnets.0.conv1.weight": (1,)}, "diffusers key layout"),
-        ({**sd1_shapes(), UNET + "input_blocks.0.0.weight": (1, 9, 1, 1)}, "9 input channels"),
+        ({**sd1_shapes(), UNET + "input_blocks.0.0.weight": (1, 8, 1, 1)}, "8 input channels"),
         ({UNET + "input_blocks.0.0.weight": (1, 4, 1, 1)}, "no text encoder"),
         (
             {
