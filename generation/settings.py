@@ -32,6 +32,15 @@ class PathSettings:
     models_dir: Path = Path("models")
     outputs_dir: Path = Path("outputs")
     database: Path = Path("data/bot.sqlite3")
+    # Add-on folders, laid out as the A1111 web UI lays them out. Set in a config file, a relative
+    # path is relative to that file's folder; left out, it is this name inside models_dir.
+    lora_dir: Path = Path("Lora")  # LoRA / LyCORIS .safetensors, used with <lora:name:weight>
+    embeddings_dir: Path = Path("embeddings")  # textual inversions, used by their name in a prompt
+    vae_dir: Path = Path("VAE")  # VAEs, chosen with --vae NAME or per checkpoint (models.vae)
+
+    def addon_dir(self, folder: Path) -> Path:
+        """One of the add-on folders above, made absolute (inside models_dir when it is relative)."""
+        return folder if folder.is_absolute() else self.models_dir / folder
 
 
 @dataclass(frozen=True)
@@ -48,12 +57,19 @@ class ModelSettings:
     # colour level on a few pixels (matrix kernels round differently for other batch sizes).
     batch_invariant: bool = False
     hub_models: tuple[str, ...] = ()  # Hugging Face Hub ids admins allow besides models_dir (needs a network)
+    # Per checkpoint (by model name): the web UI's "Clip skip" when a request gives none (else 1),
+    # and the VAE (a name in paths.vae_dir, "None" for its own, or "Automatic", the default).
+    clip_skip: dict[str, int] = field(default_factory=dict)
+    vae: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _choice("models.device", self.device.split(":")[0], ("auto", "cpu", "cuda", "mps"))
         _choice("models.dtype", self.dtype, ("auto", "float16", "bfloat16", "float32"))
         _at_least("models.vae_tiling_pixels", self.vae_tiling_pixels, 64 * 64)
         _at_least("models.preview_every", self.preview_every, 1)
+        for name, skip in self.clip_skip.items():
+            if not 1 <= skip <= 12:
+                raise ConfigError(f"models.clip_skip.{name} must be a whole number from 1 to 12, not {skip}")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ FLAG_VALUES = {
     "vseed": f"a whole number from 0 to {MAX_SEED}",
     "vstrength": "a number between 0 and 1 like 0.1",
     "model": "a model name",
+    "clipskip": "a whole number from 1 to 12, like 2",
+    "vae": 'a VAE name, "None" (the model\'s own) or "Automatic"',
 }
 
 
@@ -101,8 +103,6 @@ def _upscale_too_large(f: Mapping[str, Any]) -> str:
         f"Upscaling {f['width']}x{f['height']} by {_n(f['factor'])} makes {f['out_width']}x{f['out_height']} "
         f"({f['pixels']:,} pixels), over this server's limit of {f['max']:,}; {fix}."
     )
-
-
 
 
 def _clip(text: str, length: int = 40) -> str:
@@ -266,6 +266,15 @@ PROBLEMS: dict[str, Template] = {
         f"The upscale factor must be above 1, not {_n(f['value'])}; try {_n(f['suggested'])}."
     ),
     "request.upscale_too_large": _upscale_too_large,
+    # -- requests: prompt syntax and add-ons (LoRA tags, clip skip) --------------------------------
+    "request.bad_lora_tag": lambda f: (
+        f"The tag {f['tag']} cannot be read: "
+        + ("it names no LoRA" if f["part"] == "name" else "its weight is not a number")
+        + "; write it like <lora:name:0.8>."
+    ),
+    "request.clip_skip_out_of_range": (
+        "Clip skip must be a whole number from {min} to {max}, not {value}; --{flag} 2 is the usual choice."
+    ),
     # -- requests: follow-ups of a job's images ----------------------------------------------------
     "request.no_such_image": "Job `{job_id}` has images 1 to {count}, not {number}.",
     "request.job_has_no_images": "Job `{job_id}` has no images (it is {status}).",

@@ -16,6 +16,7 @@ Torch-free: the Discord front end imports this module.
 from __future__ import annotations
 
 from generation.problems import Problem
+from generation.requests.addons import extract_networks
 from generation.requests.request import MAX_SEED, RANDOM_SEED, GenerationRequest, Mode
 from generation.requests.samplers import SAMPLER_NAMES, UnknownSampler, canonical_sampler
 from generation.requests.sizes import (
@@ -29,6 +30,8 @@ from generation.requests.steps import runs_a_step
 from generation.settings import LimitSettings, Settings
 
 __all__ = ["ValidationError", "validate"]
+
+MAX_CLIP_SKIP = 12  # the web UI's slider goes from 1 to 12
 
 
 class ValidationError(Problem, ValueError):
@@ -52,6 +55,7 @@ def validate(request: GenerationRequest, settings: Settings) -> GenerationReques
             "request.negative_prompt_too_long", length=len(negative), max=limits.max_prompt_length, flag="no"
         )
     changes["prompt"], changes["negative_prompt"] = prompt, negative
+    _check_addons(request, prompt, changes)
 
     # -- source image --------------------------------------------------------------------
     if request.mode is not Mode.TXT2IMG and not request.source_image:
@@ -132,6 +136,23 @@ def validate(request: GenerationRequest, settings: Settings) -> GenerationReques
         _check_hires(request, width, height, limits)
 
     return request.replace(**changes)
+
+
+def _check_addons(request: GenerationRequest, prompt: str, changes: dict[str, object]) -> None:
+    """`<lora:...>` tags that can be read, a clip skip in range, a VAE name or None."""
+    for tag in extract_networks(prompt)[1]:
+        if tag.is_lora and tag.malformed:
+            raise ValidationError("request.bad_lora_tag", tag=tag.text, part=tag.malformed)
+    if request.clip_skip is not None and not 1 <= request.clip_skip <= MAX_CLIP_SKIP:
+        raise ValidationError(
+            "request.clip_skip_out_of_range",
+            value=request.clip_skip,
+            min=1,
+            max=MAX_CLIP_SKIP,
+            flag="clipskip",
+        )
+    if request.vae is not None:
+        changes["vae"] = " ".join(request.vae.split()) or None
 
 
 def _check_hires(request: GenerationRequest, width: int, height: int, limits: LimitSettings) -> None:
