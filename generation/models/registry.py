@@ -12,6 +12,9 @@ it is the file's config and is not listed as a model of its own) or
 `NAME.yaml` (an original inference yaml). The folder wins when both exist. When `NAME.safetensors`
 and `NAME.ckpt` both exist, the `.safetensors` is the model and the `.ckpt` is ignored.
 
+`NAME.vae.safetensors` (or `.vae.ckpt`) is the VAE of checkpoint `NAME` (the web UI's "Automatic"
+VAE, `generation.models.assets`), not a model.
+
 Names are file or folder stems. Nothing outside the folder can be named: names with path
 separators, `..` or a leading dot are refused, hidden entries (`.cache/`) are skipped, and so are
 symlinks that resolve outside the folder. Hub ids (`owner/name`) are valid names only when listed
@@ -25,6 +28,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from .assets import BESIDE_VAE_SUFFIXES
 from .errors import ModelNotFound
 from .hashing import HashCache, entry_short_hash
 from .loaded import ModelEntry
@@ -85,6 +89,8 @@ class ModelRegistry:
             except OSError:
                 continue
             suffix = child.suffix.lower()
+            if name.lower().endswith(BESIDE_VAE_SUFFIXES):
+                continue
             if suffix in SINGLE_FILE_KINDS:
                 other = files.get(child.stem)
                 if other is None or (other.suffix.lower() == ".ckpt" and suffix == ".safetensors"):
