@@ -16,6 +16,7 @@ it. Loaded vectors are kept per model (`model.derived["embeddings"]`), keyed by 
 from __future__ import annotations
 
 import pickle
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +63,9 @@ def read_embedding(file: AssetFile) -> dict[str, torch.Tensor]:
         if path.suffix.lower() == ".safetensors":
             data: Any = load_file(str(path))
         else:
-            data = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # a refused pickle's protocol warning says nothing more
+                warnings.simplefilter("ignore")
+                data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise EmbeddingFileError("a pickle holding more than tensors, not loaded") from None
     except Exception as exc:
