@@ -7,6 +7,8 @@ stays cheap; the job service does not import it unless it builds its default poo
 from __future__ import annotations
 
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,11 +18,14 @@ from generation.images.grid import make_grid
 from generation.images.metadata import DEFAULT_HIRES_UPSCALER, format_parameters, pnginfo
 from generation.models.memory import free_memory
 from generation.progress import CancelToken
+from generation.requests.applied import Applied
 from generation.requests.request import MAX_SEED, RANDOM_SEED, GenerationRequest
 from generation.workers.local import CHECK_REQUEST, EncodedImages, Previews, is_out_of_memory
 
 if TYPE_CHECKING:
     from generation.settings import Settings
+
+MAX_APPLIED_KEPT = 64  # what requests applied, kept from generate() until their images are encoded
 
 
 class PipelineRunner:
@@ -29,6 +34,25 @@ class PipelineRunner:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._registry: Any = None
+        self._assets: Any = None
+        # What each request applied (LoRAs, embeddings, VAE, clip skip), from generate() to encode(),
+        # which writes it into the images' infotext. Equal requests apply the same.
+        self._applied: OrderedDict[GenerationRequest, Applied] = OrderedDict()
+        self._applied_lock = threading.Lock()
+
+    @property
+    def assets(self) -> Any:
+        """The LoRA, embedding and VAE folders of `settings.paths`."""
+        if self._assets is None:
+            from generation.models.assets import AssetLibrary
+
+            self._assets = AssetLibrary.from_settings(self.settings.paths)
+        return self._assets
+
+    def applied(self, request: GenerationRequest) -> Applied | None:
+        """What the request applied when it was last generated (None before)."""
+        with self._applied_lock:
+            return self._applied.get(request)
 
     @property
     def registry(self) -> Any:
@@ -67,7 +91,7 @@ class PipelineRunner:
         cancel: Any,
         want_preview: bool,
     ) -> list[list[Image.Image]]:
-        from generation.pipelines.engine import generate
+        from generation.pipelines.engine import generate_result
 
         callback = None
         if on_progress is not None:
@@ -76,7 +100,7 @@ class PipelineRunner:
                 # Previews stay lazy: rendered only if the worker keeps this step's report.
                 on_progress(progress.step, progress.total, lambda: progress.previews)
 
-        return generate(
+        result = generate_result(
             model,
             list(requests),
             on_progress=callback,
@@ -84,7 +108,15 @@ class PipelineRunner:
             want_preview=want_preview,
             settings=self.settings.models,
             sources=[None if source is None else decode_source(source) for source in sources],
+            assets=self.assets,
         )
+        with self._applied_lock:
+            for request, applied in zip(requests, result.applied, strict=True):
+                self._applied[request] = applied
+                self._applied.move_to_end(request)
+            while len(self._applied) > MAX_APPLIED_KEPT:
+                self._applied.popitem(last=False)
+        return result.images
 
     def unload(self, model: Any) -> None:
         from generation.models import unload_model
@@ -97,7 +129,7 @@ class PipelineRunner:
     def encode(
         self, request: GenerationRequest, images: list[Image.Image], model_name: str, model_hash: str | None
     ) -> EncodedImages:
-        return encode_images(request, images, model_name, model_hash)
+        return encode_images(request, images, model_name, model_hash, applied=self.applied(request))
 
     def cancel_token(self) -> CancelToken:
         return CancelToken()
@@ -116,21 +148,22 @@ def encode_images(
     model_hash: str | None,
     *,
     hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
+    applied: Applied | None = None,
 ) -> EncodedImages:
-    """A job's images as PNG bytes, image i (made with seed + i) carrying its own A1111 parameters,
-    and the grid carrying the first seed's (the bytes generation.images.saving writes)."""
+    """A job's images as PNG bytes, image i (made with seed + i) carrying its own A1111 parameters
+    (with the add-ons the job `applied`), and the grid carrying the first seed's (the bytes
+    generation.images.saving writes)."""
     if not images:
         raise ValueError("a job's result needs at least one image")
     if request.seed == RANDOM_SEED:
         raise ValueError("resolve the request's seed before encoding its images")
     seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(len(images))]
+    options = {"hires_upscaler": hires_upscaler, "applied": applied}
     pngs = [
-        png_bytes(
-            image, format_parameters(request, seed, model_name, model_hash, hires_upscaler=hires_upscaler)
-        )
+        png_bytes(image, format_parameters(request, seed, model_name, model_hash, **options))
         for image, seed in zip(images, seeds, strict=True)
     ]
-    text = format_parameters(request, seeds[0], model_name, model_hash, hires_upscaler=hires_upscaler)
+    text = format_parameters(request, seeds[0], model_name, model_hash, **options)
     return EncodedImages(pngs, seeds, png_bytes(make_grid(list(images)), text))
 
 

@@ -276,3 +276,32 @@ def test_clip_skip_from_the_request_or_the_checkpoint(model, library):
     assert same(
         generate(model, [req(vae="None")], assets=library, settings=configured)[0][0], skipped.images[0][0]
     )
+
+
+# -- through the worker's runner: the images' infotext -----------------------------------------------
+
+
+def test_the_runner_writes_what_was_applied_into_the_pngs(models):
+    import io
+
+    from PIL import Image
+
+    from generation.images.metadata import parse_hash_list, parse_parameters
+    from generation.settings import PathSettings, Settings
+    from generation.workers.runner import PipelineRunner
+
+    runner = PipelineRunner(
+        Settings(paths=PathSettings(models_dir=models), models=ModelSettings(device="cpu"))
+    )
+    model = runner.load("tiny")
+    request = req("a red circle <lora:detail:0.5> shinyemb", clip_skip=2, vae="other-vae")
+    images = runner.generate(
+        model, [request], sources=[None], on_progress=None, cancel=None, want_preview=False
+    )
+    encoded = runner.encode(request, images[0], "tiny", runner.model_hash(model))
+    params = parse_parameters(Image.open(io.BytesIO(encoded.images[0])).info["parameters"])
+    assert parse_hash_list(params["Lora hashes"]) == {"detail": runner.applied(request).loras[0].hash}
+    assert list(parse_hash_list(params["TI hashes"])) == ["shinyemb"]
+    assert (params["VAE"], params["Clip skip"]) == ("other-vae.safetensors", "2") and len(
+        params["VAE hash"]
+    ) == 10
