@@ -12,6 +12,7 @@ from PIL import Image
 
 from generation.images.grid import make_grid
 from generation.images.metadata import DEFAULT_HIRES_UPSCALER, format_parameters, pnginfo
+from generation.requests.applied import Applied
 from generation.requests.request import MAX_SEED, RANDOM_SEED, GenerationRequest
 
 
@@ -44,6 +45,7 @@ def save_job_images(
     model_hash: str | None,
     *,
     hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
+    applied: Applied | None = None,
 ) -> SavedImages:
     """Write `<outputs_dir>/<job_id>/<index>.png` per image (image i made with seed + i, in its
     own parameters) and then `grid.png` (with the first seed), each atomically."""
@@ -59,10 +61,14 @@ def save_job_images(
     paths = []
     for index, (image, seed) in enumerate(zip(images, seeds, strict=True)):
         path = folder / f"{index}.png"
-        text = format_parameters(request, seed, model_name, model_hash, hires_upscaler=hires_upscaler)
+        text = format_parameters(
+            request, seed, model_name, model_hash, hires_upscaler=hires_upscaler, applied=applied
+        )
         _save_png_atomic(image, path, text)
         paths.append(path)
     grid = folder / "grid.png"
-    text = format_parameters(request, seeds[0], model_name, model_hash, hires_upscaler=hires_upscaler)
+    text = format_parameters(
+        request, seeds[0], model_name, model_hash, hires_upscaler=hires_upscaler, applied=applied
+    )
     _save_png_atomic(make_grid(images), grid, text)
     return SavedImages(grid=grid, images=paths, seeds=seeds)
