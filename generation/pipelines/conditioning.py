@@ -140,7 +140,7 @@ class _Chunker:
         self.start = int(tokenizer.bos_token_id)
         self.end = int(tokenizer.eos_token_id)
         self.pad = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.end)
-        self.comma = tokenizer.get_vocab().get(",</w>")
+        self.comma = tokenizer.convert_tokens_to_ids(",</w>")
         self.chunks: list[Chunk] = []
         self.current = Chunk()
         self.last_comma = -1

@@ -18,6 +18,8 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
+import transformers
+
 from generation.models.addons import LoraChoice
 from generation.models.assets import AddonProblem
 from generation.models.headers import HeaderError
@@ -34,18 +36,22 @@ _NOISY_LOGGERS = ("diffusers", "transformers", "peft")
 @contextlib.contextmanager
 def quiet_loading() -> Iterator[None]:
     """diffusers, transformers and peft report every key an adapter leaves alone (hundreds of
-    lines per LoRA, all expected); keep errors only while loading."""
+    lines per LoRA, all expected) and draw progress bars; keep errors only while loading."""
     loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
     levels = [logger.level for logger in loggers]
+    bars = transformers.utils.logging.is_progress_bar_enabled()
     try:
         for logger in loggers:
             logger.setLevel(logging.ERROR)
+        transformers.utils.logging.disable_progress_bar()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
 
 
 class LoraAdapters:
