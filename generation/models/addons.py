@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from generation.problems import Problem
 from generation.requests.addons import LoraTag, extract_networks, find_names
@@ -112,10 +111,3 @@ def _vae(
         return VaeChoice(beside, AUTOMATIC) if beside is not None else None
     return VaeChoice(library.vae(wanted), source)
 
-
-def checkpoint_path(entry_path: str | os.PathLike[str] | None) -> Path | None:
-    """The local path of a model entry (None for Hub models, which have no folder of their own)."""
-    if entry_path is None:
-        return None
-    path = Path(entry_path)
-    return path if path.exists() else None

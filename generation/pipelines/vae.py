@@ -92,13 +92,24 @@ def load_vae(model: LoadedModel, file: AssetFile) -> Any:
 
 @contextmanager
 def using_vae(pipe: Any, vae: Any) -> Iterator[None]:
-    """The pipeline decodes (and, for img2img, encodes) with `vae` for the call (None: its own)."""
+    """The pipeline decodes (and, for img2img, encodes) with `vae` for the call (None: its own).
+
+    Its convolutions take the padding the pipeline's own VAE has at that moment, so a patch such
+    as seamless tiling (circular padding) applies to it too."""
     if vae is None or vae is pipe.vae:
         yield
         return
     own = pipe.vae
+    own_convs = [m for m in own.modules() if isinstance(m, torch.nn.Conv2d)]
+    convs = [m for m in vae.modules() if isinstance(m, torch.nn.Conv2d)]
+    saved = [(conv, conv.padding_mode) for conv in convs]
+    if len(convs) == len(own_convs):
+        for conv, like in zip(convs, own_convs, strict=True):
+            conv.padding_mode = like.padding_mode
     pipe.vae = vae
     try:
         yield
     finally:
         pipe.vae = own
+        for conv, mode in saved:
+            conv.padding_mode = mode

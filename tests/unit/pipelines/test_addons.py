@@ -305,3 +305,37 @@ def test_the_runner_writes_what_was_applied_into_the_pngs(models):
     assert (params["VAE"], params["Clip skip"]) == ("other-vae.safetensors", "2") and len(
         params["VAE hash"]
     ) == 10
+
+
+# -- SDXL: both text encoders ------------------------------------------------------------------------
+
+
+def test_an_sdxl_lora_and_embedding_on_an_sdxl_model(tmp_path):
+    pipe = build_tiny_sdxl()
+    entry = ModelEntry("xl", tmp_path / "xl", "diffusers")
+    model = LoadedModel("xl", entry, pipe, Arch.SDXL, None, torch.device("cpu"), torch.float32)
+    (tmp_path / "Lora").mkdir()
+    (tmp_path / "embeddings").mkdir()
+    save_file(tiny_lora(pipe, seed=8), str(tmp_path / "Lora" / "xl.safetensors"))
+    save_file(tiny_embedding(pipe, seed=9), str(tmp_path / "embeddings" / "xlemb.safetensors"))
+    library = AssetLibrary.in_models_dir(tmp_path)
+    plain = image(model, library, req(steps=2))
+    assert same(image(model, library, req("a red circle <lora:xl:0>", steps=2)), plain)
+    assert not same(image(model, library, req("a red circle <lora:xl:1>", steps=2)), plain)
+    assert set(pipe.get_list_adapters()) == {"unet", "text_encoder", "text_encoder_2"}
+    result = generate_result(model, [req("a red circle xlemb", steps=2)], assets=library)
+    assert not same(result.images[0][0], plain) and [u.name for u in result.applied[0].embeddings] == [
+        "xlemb"
+    ]
+
+
+def test_a_swapped_vae_takes_the_tiling_of_the_models_own(model, library):
+    from generation.pipelines.patches import seamless_tiling
+
+    other = vae_module.load_vae(model, library.vae("other-vae"))
+    with seamless_tiling(model.pipe, True), vae_module.using_vae(model.pipe, other):
+        modes = {m.padding_mode for m in model.pipe.vae.modules() if isinstance(m, torch.nn.Conv2d)}
+        assert model.pipe.vae is other and modes == {"circular"}
+    assert {m.padding_mode for m in other.modules() if isinstance(m, torch.nn.Conv2d)} == {"zeros"}
+    tiled = image(model, library, req(vae="other-vae", tiling=True))
+    assert not same(tiled, image(model, library, req(vae="other-vae")))
