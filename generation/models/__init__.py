@@ -2,8 +2,8 @@
 
 The package splits at torch. `arch`, `errors`, `loaded`, `registry` and `hashing` are torch-free:
 the job service lists and names models through them before any model is loaded. So are the
-add-on folders: `assets` (LoRA, embedding and VAE files), `headers`, `lora_files` (what a LoRA is
-for) and `addons` (which files a request uses). `detect`,
+add-on folders: `assets` (LoRA, embedding and VAE files), `headers`, `lora_files` and
+`embedding_files` (what a file is for, for listings) and `addons` (which files a request uses). `detect`,
 `loading`, `convert` and `tiny` import torch and diffusers at the top. Importing the package
 imports only the torch-free half; the names of the other half (`load_model`, `detect_file`, ...)
 are imported from their modules when first asked for, so `from generation.models import

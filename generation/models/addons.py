@@ -110,4 +110,3 @@ def _vae(
         beside = library.vae_beside(checkpoint) if checkpoint is not None else None
         return VaeChoice(beside, AUTOMATIC) if beside is not None else None
     return VaeChoice(library.vae(wanted), source)
-

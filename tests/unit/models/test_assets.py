@@ -188,3 +188,26 @@ def test_folders_from_the_config(tmp_path):
     loaded = load_settings(config).paths
     assert loaded.addon_dir(loaded.embeddings_dir) == tmp_path / "elsewhere" / "emb"
     assert AssetLibrary.from_settings(loaded).lora_dir == tmp_path / "m" / "Lora"
+
+
+def test_listings_say_what_each_add_on_is_for(tmp_path):
+    from generation.models.embedding_files import list_embeddings, list_loras
+
+    write(tmp_path / "embeddings" / "sd1.safetensors", tensors(emb_params=(8, 768)))
+    write(tmp_path / "embeddings" / "xl.safetensors", tensors(clip_l=(4, 768), clip_g=(4, 1280)))
+    (tmp_path / "embeddings" / "old.pt").write_bytes(b"a pickle")
+    write(
+        tmp_path / "Lora" / "a.safetensors",
+        tensors(lora_unet_mid_block_attentions_0_transformer_blocks_0_attn2_to_k__lora_down__weight=(4, 768)),
+    )
+    (tmp_path / "Lora" / "broken.safetensors").write_bytes(b"nope")
+    library = AssetLibrary.in_models_dir(tmp_path)
+    assert [(e.name, e.arch, e.vectors, e.width) for e in list_embeddings(library)] == [
+        ("old", None, None, None),
+        ("sd1", Arch.SD1, 8, 768),
+        ("xl", Arch.SDXL, 4, 768),
+    ]
+    assert [(f.name, info.arch if info else None) for f, info in list_loras(library)] == [
+        ("a", Arch.SD1),
+        ("broken", None),
+    ]
