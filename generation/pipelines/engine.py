@@ -56,7 +56,7 @@ from generation.pipelines.upscalers import LANCZOS, UpscalerUnavailable, resolve
 from generation.pipelines.vae import load_vae, using_vae
 from generation.problems import Problem
 from generation.progress import Cancelled, CancelToken, Progress, ProgressCallback
-from generation.requests.applied import Applied, EmbeddingUse, LoraUse, VaeUse
+from generation.requests.applied import Applied, EmbeddingUse, LoraUse, Note, VaeUse
 from generation.requests.request import RANDOM_SEED, GenerationRequest, Mode
 from generation.requests.samplers import canonical_sampler, estimate_steps
 from generation.settings import ModelSettings
@@ -158,7 +158,6 @@ def generate_result(
         plan_addons(r, library, model_name=model.name, checkpoint=_checkpoint(model), settings=settings)
         for r in requests
     ]
-    call.plans = plans
     call.embedding_files = list({f.path: f for plan in plans for f in plan.embeddings}.values())
     call.lora_key = plans[0].lora_key()
 
@@ -197,11 +196,11 @@ class _Call:
     reporter: StepReporter
     batch_invariant: bool
     library: AssetLibrary = field(default_factory=AssetLibrary)
-    plans: list[AddonPlan] = field(default_factory=list)
     embedding_files: list[AssetFile] = field(default_factory=list)
     lora_key: Any = ()
     vae: Any = None  # the VAE to decode with; None: the model's own
-    encoded: dict[str, EncodedPrompt] = field(default_factory=dict)  # by text, as the passes encoded it
+    # ("prompt" | "negative", text) -> the text as the passes encoded it
+    encoded: dict[tuple[str, str], EncodedPrompt] = field(default_factory=dict)
     embeddings: dict[str, Embedding] = field(default_factory=dict)
     notes: list[Problem] = field(default_factory=list)  # from encoding (embeddings left out, clip skip)
 
@@ -213,10 +212,10 @@ class _Call:
     def record(self, batch: Batch, conditioning: Any) -> None:
         """Keep what a pass encoded, for the requests' `Applied`."""
         for text, encoded in zip(batch.prompts, conditioning.prompts, strict=True):
-            self.encoded.setdefault(text, encoded)
+            self.encoded.setdefault(("prompt", text), encoded)
         for text, encoded in zip(batch.negatives, conditioning.negatives, strict=True):
             if encoded is not None:
-                self.encoded.setdefault("\0negative\0" + text, encoded)
+                self.encoded.setdefault(("negative", text), encoded)
         self.embeddings.update(conditioning.embeddings)
         self.notes += [note for note in conditioning.notes if note not in self.notes]
 
@@ -380,8 +379,8 @@ def applied_addons(call: _Call, request: GenerationRequest, plan: AddonPlan) -> 
     """What the request's images were made with: LoRAs, embeddings, VAE (with the web UI's
     hashes), the clip skip its prompt was encoded with, its chunks, and what was left out."""
     library = call.library
-    prompt = call.encoded.get(request.prompt)
-    negative = call.encoded.get("\0negative\0" + request.negative_prompt)
+    prompt = call.encoded.get(("prompt", request.prompt))
+    negative = call.encoded.get(("negative", request.negative_prompt))
     used = [*(prompt.embeddings if prompt else ()), *(negative.embeddings if negative else ())]
     embeddings = []
     for name in dict.fromkeys(used):
@@ -392,7 +391,16 @@ def applied_addons(call: _Call, request: GenerationRequest, plan: AddonPlan) -> 
     if plan.vae is not None:
         vae = VaeUse(plan.vae.file.file_name, library.vae_hash(plan.vae.file), plan.vae.source)
     uses_clip_skip = call.model.arch is Arch.SD1
-    notes = [*plan.notes, *call.notes]
+    named = {file.name for file in plan.embeddings}
+    notes = [*plan.notes]
+    for note in call.notes:  # the batch's encoding notes that concern this request
+        if note.code == Note.EMBEDDING_SKIPPED and note.fields["name"] not in named:
+            continue
+        if note.code == Note.CLIP_SKIP_IGNORED:
+            if plan.clip_skip <= 1:
+                continue
+            note = Problem(Note.CLIP_SKIP_IGNORED, **{**note.fields, "clip_skip": plan.clip_skip})
+        notes.append(note)
     return Applied(
         loras=tuple(
             LoraUse(

@@ -339,3 +339,10 @@ def test_a_swapped_vae_takes_the_tiling_of_the_models_own(model, library):
     assert {m.padding_mode for m in other.modules() if isinstance(m, torch.nn.Conv2d)} == {"zeros"}
     tiled = image(model, library, req(vae="other-vae", tiling=True))
     assert not same(tiled, image(model, library, req(vae="other-vae")))
+
+
+def test_notes_go_to_the_request_they_concern(model, library):
+    named, plain = req("a xlemb circle", seed=1), req("a red square", seed=2, clip_skip=2)
+    first, second = generate_result(model, [named, plain], assets=library).applied
+    assert [n.fields["name"] for n in first.notes] == ["xlemb"] and second.notes == ()
+    assert (first.clip_skip, second.clip_skip) == (1, 2)
