@@ -211,3 +211,19 @@ def test_listings_say_what_each_add_on_is_for(tmp_path):
         ("a", Arch.SD1),
         ("broken", None),
     ]
+
+
+def test_every_add_on_problem_and_note_is_worded():
+    from bot.ui.text import PROBLEMS, UNKNOWN_PROBLEM
+
+    codes = {code.value for code in AddonProblem} | {code.value for code in Note}
+    assert codes <= set(PROBLEMS)
+    skipped = describe(_note(Note.EMBEDDING_SKIPPED, name="x", reason="arch", detail="d"))
+    assert skipped == "The embedding x was not used: it was made for another kind of model (d)."
+    assert describe(_note(Note.CLIP_SKIP_IGNORED, clip_skip=2, arch="sdxl")) != UNKNOWN_PROBLEM
+
+
+def _note(code, **fields):
+    from generation.problems import Problem
+
+    return Problem(code, **fields)
