@@ -436,8 +436,10 @@ def attend_to_valid_tokens(unet: Any, enabled: bool) -> Iterator[None]:
             lengths = extra.pop(LENGTHS_KEY)
             kwargs["cross_attention_kwargs"] = extra or None
             keep = int(lengths.max())
-            states = kwargs["encoder_hidden_states"][:, :keep]
-            kwargs["encoder_hidden_states"] = states
+            if "encoder_hidden_states" in kwargs:
+                kwargs["encoder_hidden_states"] = kwargs["encoder_hidden_states"][:, :keep]
+            else:  # forward(sample, timestep, encoder_hidden_states, ...)
+                args = (*args[:2], args[2][:, :keep], *args[3:])
             if bool((lengths < keep).any()):
                 positions = torch.arange(keep, device=lengths.device)
                 kwargs["encoder_attention_mask"] = positions[None, :] < lengths[:, None]
