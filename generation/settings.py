@@ -39,6 +39,16 @@ class PathSettings:
         """Every models folder in search order: `models_dir`, then `models_dirs` (each once)."""
         return tuple(dict.fromkeys((self.models_dir, *self.models_dirs)))
 
+    # Add-on folders, laid out as the A1111 web UI lays them out. Set in a config file, a relative
+    # path is relative to that file's folder; left out, it is this name inside models_dir.
+    lora_dir: Path = Path("Lora")  # LoRA / LyCORIS .safetensors, used with <lora:name:weight>
+    embeddings_dir: Path = Path("embeddings")  # textual inversions, used by their name in a prompt
+    vae_dir: Path = Path("VAE")  # VAEs, chosen with --vae NAME or per checkpoint (models.vae)
+
+    def addon_dir(self, folder: Path) -> Path:
+        """One of the add-on folders above, made absolute (inside models_dir when it is relative)."""
+        return folder if folder.is_absolute() else self.models_dir / folder
+
 
 @dataclass(frozen=True)
 class ModelSettings:
@@ -57,12 +67,19 @@ class ModelSettings:
     # Upscales keep the source's picture: the detail pass adds only what is finer than a source
     # pixel (back-projection, generation/pipelines/upscalers.keep_source). Off: the pass may redraw.
     upscale_keeps_source: bool = True
+    # Per checkpoint (by model name): the web UI's "Clip skip" when a request gives none (else 1),
+    # and the VAE (a name in paths.vae_dir, "None" for its own, or "Automatic", the default).
+    clip_skip: dict[str, int] = field(default_factory=dict)
+    vae: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _choice("models.device", self.device.split(":")[0], ("auto", "cpu", "cuda", "mps"))
         _choice("models.dtype", self.dtype, ("auto", "float16", "bfloat16", "float32"))
         _at_least("models.vae_tiling_pixels", self.vae_tiling_pixels, 64 * 64)
         _at_least("models.preview_every", self.preview_every, 1)
+        for name, skip in self.clip_skip.items():
+            if not 1 <= skip <= 12:
+                raise ConfigError(f"models.clip_skip.{name} must be a whole number from 1 to 12, not {skip}")
 
 
 @dataclass(frozen=True)

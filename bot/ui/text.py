@@ -47,6 +47,8 @@ FLAG_VALUES = {
     "vseed": f"a whole number from 0 to {MAX_SEED}",
     "vstrength": "a number between 0 and 1 like 0.1",
     "model": "a model name",
+    "clipskip": "a whole number from 1 to 12, like 2",
+    "vae": 'a VAE name, "None" (the model\'s own) or "Automatic"',
 }
 
 
@@ -358,6 +360,48 @@ def _skipped(f: Mapping[str, Any]) -> str:
     return f"Skipped {user_text(f['path'], 80)}: {why}."
 
 
+_ARCH_LABELS = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x", "sdxl": "SDXL"}
+
+
+def _or_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" or {names[-1]}"
+
+
+def _unknown_addon(what: str, plural: str) -> Callable[[Mapping[str, Any]], str]:
+    def word(f: Mapping[str, Any]) -> str:
+        count = f"{f['count']} {what if f['count'] == 1 else plural} {'is' if f['count'] == 1 else 'are'}"
+        start = f"There is no {what} called {f['name']}"
+        if f["closest"]:
+            return f"{start}; did you mean {_or_list(f['closest'])}? ({count} installed)"
+        return f"{start} ({count} installed)."
+
+    return word
+
+
+def _lora_wrong_arch(f: Mapping[str, Any]) -> str:
+    made_for = _ARCH_LABELS.get(
+        f["lora_arch"] or "", f"another kind of model (context width {f['lora_context']})"
+    )
+    return (
+        f"The LoRA {f['name']} was made for {made_for} and cannot be used with this "
+        f"{_ARCH_LABELS.get(f['model_arch'], f['model_arch'])} model."
+    )
+
+
+def _lora_unsupported(f: Mapping[str, Any]) -> str:
+    if f["kind"] == "unknown":
+        return f"{f['name']} is not a LoRA file this bot can read (no LoRA weights in it)."
+    return (
+        f"The LoRA {f['name']} is a LyCORIS {f['kind']}, which cannot be loaded here; "
+        "LoRA and LoCon files work."
+    )
+
+
+def _embedding_skipped(f: Mapping[str, Any]) -> str:
+    why = "it was made for another kind of model" if f["reason"] == "arch" else "it could not be read"
+    return f"The embedding {f['name']} was not used: {why} ({f['detail']})."
+
+
 PROBLEMS: dict[str, Template] = {
     # -- requests: prompt flags and validation ---------------------------------------------------
     "prompt.bad_value": _bad_value,
@@ -482,6 +526,15 @@ PROBLEMS: dict[str, Template] = {
         f"Cannot pan {f['value']!r}; pan " + ", ".join(f["directions"][:-1]) + f" or {f['directions'][-1]}."
     ),
     "request.zoom_and_pan": "Zoom out or pan, not both at once: zoom first, then pan the result.",
+    # -- requests: prompt syntax and add-ons (LoRA tags, clip skip) --------------------------------
+    "request.bad_lora_tag": lambda f: (
+        f"The tag {f['tag']} cannot be read: "
+        + ("it names no LoRA" if f["part"] == "name" else "its weight is not a number")
+        + "; write it like <lora:name:0.8>."
+    ),
+    "request.clip_skip_out_of_range": (
+        "Clip skip must be a whole number from {min} to {max}, not {value}; --{flag} 2 is the usual choice."
+    ),
     # -- requests: follow-ups of a job's images ----------------------------------------------------
     "request.no_such_image": "Job `{job_id}` has images 1 to {count}, not {number}.",
     "request.job_has_no_images": "Job `{job_id}` has no images (it is {status}).",
@@ -525,6 +578,23 @@ PROBLEMS: dict[str, Template] = {
     # -- models ------------------------------------------------------------------------------------
     "models.skipped": _skipped,
     WorkerProblem.MODEL_SWITCH_FAILED: _switch_failed,
+    # -- add-ons: LoRAs and VAEs a request names (generation.models.assets.AddonProblem) ------------
+    "lora.unknown": _unknown_addon("LoRA", "LoRAs"),
+    "lora.wrong_arch": _lora_wrong_arch,
+    "lora.unsupported": _lora_unsupported,
+    "lora.unreadable": "The LoRA {name} could not be read: {detail}.",
+    "vae.unknown": _unknown_addon("VAE", "VAEs"),
+    "vae.unusable": "The VAE {name} could not be used: {detail}.",
+    # -- add-ons that were not applied (the image was made without them) ---------------------------
+    "note.lora_in_negative": (
+        "<lora:{name}> in the negative prompt was ignored: LoRA tags work in the prompt."
+    ),
+    "note.other_network": "<{kind}:{name}> was ignored: only LoRA tags are supported.",
+    "note.embedding_skipped": _embedding_skipped,
+    "note.clip_skip_ignored": lambda f: (
+        f"Clip skip {f['clip_skip']} was not applied: only Stable Diffusion 1.x models use it, and this is "
+        f"{_ARCH_LABELS.get(f['arch'], f['arch'])}."
+    ),
     # -- running a job: failures --------------------------------------------------------------------
     WorkerProblem.OUT_OF_MEMORY: (
         "The GPU ran out of memory on this job. Try fewer images, a smaller size or no hires fix, "

@@ -197,7 +197,8 @@ def load_requested_model(name: str, settings: Settings):
 
 def run(args: argparse.Namespace) -> dict:
     from generation.images.saving import save_job_images
-    from generation.pipelines.engine import generate
+    from generation.models.assets import AssetLibrary
+    from generation.pipelines.engine import generate_result
     from generation.requests.validation import validate
 
     settings = load_settings(getattr(args, "config", None))
@@ -212,12 +213,14 @@ def run(args: argparse.Namespace) -> dict:
     timings["load_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    [images] = generate(model, [request], settings=settings.models, sources=[job.source])
+    assets = AssetLibrary.from_settings(settings.paths)
+    result = generate_result(model, [request], settings=settings.models, sources=[job.source], assets=assets)
+    [images], [applied] = result.images, result.applied
     timings["generate_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
     job_id = f"cli-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
-    saved = save_job_images(args.out, job_id, request, images, model.name, model.short_hash)
+    saved = save_job_images(args.out, job_id, request, images, model.name, model.short_hash, applied=applied)
     timings["save_s"] = time.perf_counter() - started
 
     return {

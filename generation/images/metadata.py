@@ -7,13 +7,15 @@ read our images, and we read theirs:
     Negative prompt: <negative>          (left out when empty)
     Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 123, Size: 512x512, Model hash: 43f0501ac4, Model: name
 
-followed, when they apply, by `Denoising strength`, `Hires upscale`, `Hires steps`, `Hires
-upscaler`, `Variation seed`, `Variation seed strength`, `Tiling`, `Upscale by` (ours, for
-upscale jobs), and for edits the web UI's inpainting keys `Mask blur`, `Inpaint area: Only
-masked` with `Masked area padding` (written only for "only masked", as the web UI does), and
-ours for outpaints, `Zoom out` or `Pan`. A value is JSON-quoted when it contains `,`, `:` or a
-newline. PNGs carry it in a `parameters` text chunk; WebP and JPEG uploads in the EXIF
-UserComment, as the web UI does.
+followed, when they apply, by `VAE hash` and `VAE` (a VAE other than the checkpoint's own),
+`Denoising strength`, `Clip skip` (above 1), `Hires upscale`, `Hires steps`, `Hires upscaler`,
+`Variation seed`, `Variation seed strength`, `Tiling`, `Lora hashes` and `TI hashes` (`name: hash`
+pairs, as the web UI writes them), `Upscale by` (ours, for upscale jobs), and for edits the web
+UI's inpainting keys `Mask blur`, `Inpaint area: Only masked` with `Masked area padding` (written
+only for "only masked", as the web UI does), and ours for outpaints, `Zoom out` or `Pan`. The
+add-on keys come from what the generation applied (`generation.requests.applied.Applied`). A
+value is JSON-quoted when it contains `,`, `:` or a newline. PNGs carry it in a `parameters` text
+chunk; WebP and JPEG uploads in the EXIF UserComment, as the web UI does.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO, TypeVar
 
 from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
 from generation.problems import Problem
+from generation.requests.applied import Applied
 from generation.requests.numbers import SANE_NUMBER, SANE_WHOLE, NumberError, format_number, parse_number
 from generation.requests.request import Edit, GenerationRequest, HiresFix, Mode, Pan, Variation
 from generation.requests.samplers import UnknownSampler, canonical_sampler
@@ -34,6 +37,7 @@ from generation.requests.samplers import UnknownSampler, canonical_sampler
 __all__ = [
     "ParametersError",
     "format_parameters",
+    "parse_hash_list",
     "parse_parameters",
     "read_parameters",
     "request_from_parameters",
@@ -85,8 +89,10 @@ def format_parameters(
     model_hash: str | None,
     *,
     hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
+    applied: Applied | None = None,
 ) -> str:
-    """The web UI's `parameters` text for one image of the request, made with `seed`."""
+    """The web UI's `parameters` text for one image of the request, made with `seed`; `applied`
+    adds the add-on keys (without it, the request's own clip skip and VAE name are written)."""
     items: list[tuple[str, object]] = [
         ("Steps", request.steps),
         ("Sampler", request.sampler),
@@ -98,10 +104,14 @@ def format_parameters(
         items.append(("Model hash", model_hash))
     if model_name:
         items.append(("Model", model_name))
+    items += _vae_items(request, applied)
     if request.mode is not Mode.TXT2IMG:
         items.append(("Denoising strength", format_number(request.strength)))
     elif request.hires is not None:
         items.append(("Denoising strength", format_number(request.hires.strength)))
+    clip_skip = applied.clip_skip if applied is not None else (request.clip_skip or 1)
+    if clip_skip > 1:
+        items.append(("Clip skip", clip_skip))
     if request.hires is not None:
         items.append(("Hires upscale", format_number(request.hires.scale)))
         if request.hires.steps is not None:
@@ -112,6 +122,11 @@ def format_parameters(
         items.append(("Variation seed strength", format_number(request.variation.strength)))
     if request.tiling:
         items.append(("Tiling", "True"))
+    if applied is not None:
+        if loras := _hash_list((use.name, use.hash) for use in applied.loras):
+            items.append(("Lora hashes", loras))
+        if embeddings := _hash_list((use.name, use.hash) for use in applied.embeddings):
+            items.append(("TI hashes", embeddings))
     if request.mode is Mode.UPSCALE:
         items.append(("Upscale by", format_number(request.upscale_factor)))
     items += edit_items(request)
@@ -162,6 +177,29 @@ def edit_from_parameters(params: dict[str, str]) -> tuple[Mode, Edit] | None:
     return Mode.INPAINT, Edit(
         mask_blur=blur, only_masked=only, padding=Edit.padding if padding is None else padding
     )
+
+
+def _vae_items(request: GenerationRequest, applied: Applied | None) -> list[tuple[str, object]]:
+    if applied is not None:
+        if applied.vae is None:
+            return []
+        hashed = [("VAE hash", applied.vae.hash)] if applied.vae.hash else []
+        return [*hashed, ("VAE", applied.vae.name)]
+    named = request.vae is not None and request.vae.strip().casefold() not in ("none", "automatic")
+    return [("VAE", request.vae)] if named else []
+
+
+def _hash_list(pairs: Iterable[tuple[str, str | None]]) -> str:
+    """`name: hash, name: hash`, names without `:` and `,` (as the web UI writes them)."""
+    return ", ".join(
+        f"{name.replace(':', '').replace(',', '')}: {digest}" for name, digest in pairs if digest
+    )
+
+
+def parse_hash_list(value: str) -> dict[str, str]:
+    """A `Lora hashes` or `TI hashes` value as {name: hash}."""
+    pairs = (item.rpartition(":") for item in value.split(","))
+    return {name.strip(): digest.strip() for name, sep, digest in pairs if sep and name.strip()}
 
 
 def parse_parameters(text: str) -> dict[str, str]:
@@ -217,7 +255,9 @@ def _finite(value: str) -> float:
 
 
 def request_from_parameters(text: str) -> GenerationRequest:
-    """A request that makes the image again: one image, its seed, model, sampler and options.
+    """A request that makes the image again: one image, its seed, model, sampler and options,
+    its clip skip and VAE (its LoRAs are the prompt's `<lora:...>` tags, its embeddings the names
+    in its prompts).
 
     Mode: `Hires upscale` means text-to-image with a hires fix (`Denoising strength` is the hires
     strength); `Upscale by` an upscale; `Zoom out` or `Pan` an outpaint; `Mask blur` an inpaint;
@@ -240,6 +280,10 @@ def request_from_parameters(text: str) -> GenerationRequest:
         changes["sampler"] = _sampler(params["Sampler"], params.get("Schedule type", ""))
     if params.get("Tiling", "").strip().lower() == "true":
         changes["tiling"] = True
+    if (clip_skip := _get(params, "Clip skip", int, "int")) is not None:
+        changes["clip_skip"] = clip_skip
+    if params.get("VAE", "").strip():
+        changes["vae"] = params["VAE"].strip()
 
     strength = _get(params, "Denoising strength", _finite, "number")
     scale = _get(params, "Hires upscale", _finite, "number")

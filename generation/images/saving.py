@@ -18,6 +18,7 @@ from PIL import Image
 
 from generation.images.grid import make_grid
 from generation.images.metadata import DEFAULT_HIRES_UPSCALER, format_parameters, pnginfo
+from generation.requests.applied import Applied
 from generation.requests.request import MAX_SEED, RANDOM_SEED, GenerationRequest
 
 
@@ -50,21 +51,21 @@ def encode_images(
     model_hash: str | None,
     *,
     hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
+    applied: Applied | None = None,
 ) -> EncodedImages:
-    """A job's images as PNG bytes, image i (made with seed + i) carrying its own A1111 parameters,
-    and the grid carrying the first seed's."""
+    """A job's images as PNG bytes, image i (made with seed + i) carrying its own A1111 parameters
+    (with the add-ons the job `applied`), and the grid carrying the first seed's."""
     if not images:
         raise ValueError("a job's result needs at least one image")
     if request.seed == RANDOM_SEED:
         raise ValueError("resolve the request's seed before encoding its images")
     seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(len(images))]
+    options = {"hires_upscaler": hires_upscaler, "applied": applied}
     pngs = [
-        png_bytes(
-            image, format_parameters(request, seed, model_name, model_hash, hires_upscaler=hires_upscaler)
-        )
+        png_bytes(image, format_parameters(request, seed, model_name, model_hash, **options))
         for image, seed in zip(images, seeds, strict=True)
     ]
-    text = format_parameters(request, seeds[0], model_name, model_hash, hires_upscaler=hires_upscaler)
+    text = format_parameters(request, seeds[0], model_name, model_hash, **options)
     return EncodedImages(pngs, seeds, png_bytes(make_grid(list(images)), text))
 
 
@@ -92,12 +93,15 @@ def save_job_images(
     model_hash: str | None,
     *,
     hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
+    applied: Applied | None = None,
 ) -> SavedImages:
     """Write `<outputs_dir>/<job_id>/<index>.png` per image (image i made with seed + i, in its
     own parameters) and then `grid.png` (with the first seed), each atomically."""
     if not job_id or "/" in job_id or "\\" in job_id or job_id in (".", ".."):
         raise ValueError(f"a job id must be a plain file name, not {job_id!r}")
-    encoded = encode_images(request, images, model_name, model_hash, hires_upscaler=hires_upscaler)
+    encoded = encode_images(
+        request, images, model_name, model_hash, hires_upscaler=hires_upscaler, applied=applied
+    )
     folder = Path(outputs_dir) / job_id
     paths = []
     for index, data in enumerate(encoded.images):

@@ -1,7 +1,9 @@
 """Checkpoints: the registry over the models directory, detection, offline loading, hashes.
 
 The package splits at torch. `arch`, `errors`, `loaded`, `registry` and `hashing` are torch-free:
-the job service lists and names models through them before any model is loaded. `detect`,
+the job service lists and names models through them before any model is loaded. So are the
+add-on folders: `assets` (LoRA, embedding and VAE files), `headers`, `lora_files` and
+`embedding_files` (what a file is for, for listings) and `addons` (which files a request uses). `detect`,
 `loading`, `convert` and `tiny` import torch and diffusers at the top. Importing the package
 imports only the torch-free half; the names of the other half (`load_model`, `detect_file`, ...)
 are imported from their modules when first asked for, so `from generation.models import
@@ -13,7 +15,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .addons import AddonPlan, plan_addons
 from .arch import Arch
+from .assets import AddonProblem, AssetFile, AssetLibrary, UnknownAsset
 from .errors import ModelError, ModelLoadError, ModelNotFound, UnknownArchitecture, UnsafeCheckpoint
 from .hashing import HashCache, entry_short_hash, sha256_file
 from .loaded import LoadedModel, ModelEntry
@@ -51,7 +55,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AddonPlan",
+    "AddonProblem",
     "Arch",
+    "AssetFile",
+    "AssetLibrary",
     "Detection",
     "HashCache",
     "LoadedModel",
@@ -62,6 +70,7 @@ __all__ = [
     "ModelRegistry",
     "SingleFilePlan",
     "UnknownArchitecture",
+    "UnknownAsset",
     "UnsafeCheckpoint",
     "YamlHints",
     "assemble_config_dir",
@@ -70,6 +79,7 @@ __all__ = [
     "entry_short_hash",
     "ldm_state_dict",
     "load_model",
+    "plan_addons",
     "plan_single_file",
     "probe_v_prediction",
     "read_ldm_yaml",

@@ -7,7 +7,10 @@ and invalidated when its size or modification time changes. Files are streamed i
 A diffusers folder has no single file; its hash is the hash of its UNet weights file
 (`unet/diffusion_pytorch_model[.fp16].safetensors` or `.bin`), which identifies the denoiser the
 way a checkpoint's hash does. A folder without one, and a Hub model, have no hash (None).
-Torch-free.
+
+LoRA files are hashed the way kohya's scripts and the web UI hash them (`addnet_sha256`: the
+SHA-256 of a `.safetensors` file after its header, so editing the metadata keeps the hash); a
+`HashCache(path, digest=addnet_sha256)` caches those. Torch-free.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from .loaded import ModelEntry
@@ -43,17 +47,35 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = CHUNK_SIZE) -> s
     return digest.hexdigest()
 
 
+def addnet_sha256(path: str | os.PathLike[str], chunk_size: int = CHUNK_SIZE) -> str:
+    """The hex SHA-256 of a `.safetensors` file's tensors (everything after its header), as kohya's
+    scripts and the web UI hash LoRAs; any other file is hashed whole."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        if str(path).lower().endswith(".safetensors"):
+            header = f.read(8)
+            if len(header) == 8:
+                f.seek(8 + int.from_bytes(header, "little"))
+            else:
+                f.seek(0)
+        while chunk := f.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 class HashCache:
     """Full SHA-256 digests on disk, keyed by resolved path and checked against size + mtime.
 
     `path=None` keeps the cache in memory only. A cache file that cannot be written (read-only
-    models folder) degrades to memory with one warning.
+    models folder) degrades to memory with one warning. `digest` computes a file's hex digest
+    (`sha256_file`; `addnet_sha256` for LoRAs, in a cache file of its own).
     """
 
     VERSION = 1
 
-    def __init__(self, path: str | os.PathLike[str] | None):
+    def __init__(self, path: str | os.PathLike[str] | None, digest: Callable[[Path], str] = sha256_file):
         self.path = Path(path) if path is not None else None
+        self._digest = digest
         self._memory: dict[str, dict] = {}
         self._lock = threading.Lock()
         self._warned = False
@@ -66,7 +88,7 @@ class HashCache:
             record = self._read().get(key) or self._memory.get(key)
             if record and record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns:
                 return record["sha256"]
-        digest = sha256_file(file)  # outside the lock: can take minutes
+        digest = self._digest(file)  # outside the lock: can take minutes
         record = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
         with self._lock:
             self._memory[key] = record

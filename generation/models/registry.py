@@ -24,7 +24,9 @@ What cannot be listed is said, not dropped silently: `skipped()` gives each file
 out and why (`Skipped`: a broken or looping link, an unreadable entry, a missing folder, a name
 taken by an earlier folder or a same-stem `.safetensors`, a diffusers folder without
 `model_index.json`), for the bot to show at start and in `/model list`. Hub ids (`owner/name`)
-are valid names only when listed in `hub_models`. Torch-free.
+are valid names only when listed in `hub_models`. `NAME.vae.safetensors` (or `.vae.ckpt`) is the
+VAE of checkpoint `NAME` (the web UI's "Automatic" VAE, `generation.models.assets`), not a model.
+Torch-free.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generation.models.assets import BESIDE_VAE_SUFFIXES
 from generation.problems import Problem
 from generation.requests.excerpts import excerpt
 
@@ -192,6 +195,8 @@ def _scan_folder(children: list[Path], skipped: list[Skipped]) -> list[ModelEntr
                 skipped.append(Skipped(child, _os_reason(exc, child)))
             continue
         suffix = child.suffix.lower()
+        if name.lower().endswith(BESIDE_VAE_SUFFIXES):
+            continue  # a checkpoint's own VAE
         if suffix in SINGLE_FILE_KINDS:
             other = files.get(child.stem)
             if other is None or (other.suffix.lower() == ".ckpt" and suffix == ".safetensors"):

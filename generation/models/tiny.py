@@ -4,11 +4,16 @@ Tests, benchmarks and the command line (when no real model is present) use it: i
 a real checkpoint has (CLIP tokenizer and text encoder, UNet with cross-attention, KL VAE with an
 8x downscale, a scheduler), so it runs through exactly the same loading and pipeline code.
 It draws noise, not pictures.
+
+`tiny_lora` and `tiny_embedding` make add-on files for it (or for any SD-shaped pipeline) the
+way they are distributed: a LoRA in kohya's key layout (or diffusers'), an embedding in the web
+UI's `.safetensors` layout, so tests and benchmarks exercise the real loading paths.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from diffusers import (
@@ -130,3 +135,57 @@ def save_tiny_model(folder: str | Path, seed: int = 0) -> Path:
     folder = Path(folder)
     build_tiny_pipeline(seed).save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+def tiny_lora(
+    pipe: Any,
+    seed: int = 0,
+    *,
+    rank: int = 4,
+    strength: float = 0.3,
+    layout: str = "kohya",
+    text: bool = True,
+) -> dict[str, torch.Tensor]:
+    """A random LoRA for every attention and MLP linear layer of the pipeline's UNet (and text
+    encoders), as a state dict in `layout` "kohya" (`lora_unet_*.lora_down.weight`, `.alpha`;
+    `lora_te_` or SDXL's `lora_te1_`/`lora_te2_`) or "diffusers" (`unet.*.lora_A.weight`). Both
+    layouts of one seed hold the same weights (alpha = rank: a scale of 1)."""
+    generator = torch.Generator().manual_seed(seed)
+    xl = getattr(pipe, "text_encoder_2", None) is not None
+    parts = [(pipe.unet, "lora_unet_", "unet.")]
+    if text:
+        parts.append((pipe.text_encoder, "lora_te1_" if xl else "lora_te_", "text_encoder."))
+        if xl:
+            parts.append((pipe.text_encoder_2.text_model, "lora_te2_", "text_encoder_2."))
+    state: dict[str, torch.Tensor] = {}
+    for module, kohya, diffusers in parts:
+        text_part = kohya.startswith("lora_te")
+        for name, layer in module.named_modules():
+            if not isinstance(layer, torch.nn.Linear) or not any(k in name for k in ("attn", "mlp", "ff")):
+                continue
+            down = torch.randn(rank, layer.in_features, generator=generator) * strength
+            up = torch.randn(layer.out_features, rank, generator=generator) * strength
+            if layout == "kohya":
+                key = kohya + ("text_model_" if text_part else "") + name.replace(".", "_")
+                state |= {f"{key}.lora_down.weight": down, f"{key}.lora_up.weight": up}
+                state[f"{key}.alpha"] = torch.tensor(float(rank))
+            else:
+                key = diffusers + ("text_model." if text_part else "") + name
+                state |= {f"{key}.lora_A.weight": down, f"{key}.lora_B.weight": up}
+    return state
+
+
+def tiny_embedding(
+    pipe: Any, vectors: int = 2, seed: int = 0, *, scale: float = 1.0
+) -> dict[str, torch.Tensor]:
+    """A random textual-inversion embedding for the pipeline's text encoder(s): `emb_params` for
+    SD 1.x/2.x, `clip_l` and `clip_g` for SDXL (the formats civitai ships)."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def vectors_for(encoder: Any) -> torch.Tensor:
+        width = encoder.get_input_embeddings().weight.shape[1]
+        return torch.randn(vectors, width, generator=generator) * scale
+
+    if getattr(pipe, "text_encoder_2", None) is not None:
+        return {"clip_l": vectors_for(pipe.text_encoder), "clip_g": vectors_for(pipe.text_encoder_2)}
+    return {"emb_params": vectors_for(pipe.text_encoder)}

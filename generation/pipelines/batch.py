@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from generation.pipelines.noise import ImageVariation, image_seeds
@@ -19,6 +19,7 @@ class Batch:
     seeds: list[int]
     variations: list[ImageVariation]
     layout: list[tuple[int, int]]  # (start, count) per request
+    clip_skips: list[int | None] = field(default_factory=list)  # per image, as requested
 
     @classmethod
     def of(cls, requests: Sequence[GenerationRequest], count: int | None = None) -> Batch:
@@ -32,6 +33,7 @@ class Batch:
                 batch.negatives.append(request.negative_prompt)
                 batch.seeds.append(seed)
                 batch.variations.append(variation)
+                batch.clip_skips.append(request.clip_skip)
         return batch
 
     def __len__(self) -> int:

@@ -6,25 +6,30 @@ pipeline's `__call__`, goes through numbered steps:
 
 1. check the inputs (resolved seeds, one batch key, a known sampler, a source per img2img/upscale),
 2. prepare the sources (the given images, or the requests' files; upright RGB) and the masks,
-3. denoise: txt2img, img2img from the fitted sources, or, for an upscale, each request alone:
+3. prepare the add-ons: which LoRA, embedding and VAE files the requests use (`plan_addons`),
+   the LoRA adapters switched to the batch's set (loaded the first time), its VAE,
+4. denoise: txt2img, img2img from the fitted sources, or, for an upscale, each request alone:
    resize its source (ESRGAN or Lanczos), an img2img detail pass, and a back-projection onto the
    source so the upscale keeps its picture (`upscalers.keep_source`); for an inpaint or an
    outpaint, plan each picture (`pipelines.inpaint`, `pipelines.outpaint`), inpaint the parts to
    generate (in one call when their sizes match), and paste each back through its feathered mask,
-4. the hires fix of a txt2img: Lanczos-upscale the first pass, then an img2img pass,
-5. collect the images, one list per request.
+5. the hires fix of a txt2img: Lanczos-upscale the first pass, then an img2img pass,
+6. collect the images, one list per request, and what each request applied (`Applied`).
 
 An inpainting checkpoint (9-channel UNet) runs every pass through its inpaint pipeline: txt2img
 and img2img with an all-white mask, as the web UI does.
 
-Each denoising pass (`denoise`) prepares its own scheduler (a fresh one for the sampler, from the
-model's own scheduler config) and its own noise (one CPU generator per image, `seed + i`,
-variation seeds slerped in), then runs the diffusers pipeline, which denoises and decodes;
-progress is reported and cancellation honoured after every step.
+Each denoising pass (`denoise`) encodes its prompts (`conditioning`: the web UI's emphasis, long
+prompts in 75-token chunks, embeddings, clip skip; cached on the model), prepares its own
+scheduler (a fresh one for the sampler, from the model's own scheduler config) and its own noise
+(one CPU generator per image, `seed + i`, variation seeds slerped in), then runs the diffusers
+pipeline, which denoises and decodes; progress is reported and cancellation honoured after every
+step.
 
 Several compatible requests share one pipeline call (lists of prompt embeddings and generators),
 yet image `i` of a request is its seed `seed + i` run alone: its noise (initial and per step) comes
-from its own CPU generator, its prompt is encoded alone, and the VAE decodes one image at a time.
+from its own CPU generator, its prompt is encoded alone (prompts of other lengths are padded, and
+the padding masked out of cross-attention), and the VAE decodes one image at a time.
 In the batch-invariant mode the UNet also runs one image at a time inside the call, which makes
 an image bit-identical whatever it is batched with; otherwise the UNet is batched (throughput),
 and batch-size-dependent kernel rounding can move a few pixels by a level.
@@ -34,17 +39,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from diffusers import AutoPipelineForImage2Image
 from PIL import Image
 
+from generation.models.addons import AddonPlan, plan_addons
+from generation.models.arch import Arch
+from generation.models.assets import AssetFile, AssetLibrary
 from generation.models.loaded import LoadedModel
 from generation.pipelines.batch import Batch
 from generation.pipelines.callbacks import StepReporter
+from generation.pipelines.conditioning import EncodedPrompt, attend_to_valid_tokens, encode_batch
+from generation.pipelines.embeddings import Embedding
 from generation.pipelines.inpaint import (
     RegionPlan,
     blank_images,
@@ -54,6 +63,7 @@ from generation.pipelines.inpaint import (
     native_size,
     plan_inpaint,
 )
+from generation.pipelines.lora import adapters_of
 from generation.pipelines.noise import initial_noise, use_noise
 from generation.pipelines.outpaint import plan_outpaint
 from generation.pipelines.patches import seamless_tiling, unet_per_image, vae_modes
@@ -66,7 +76,10 @@ from generation.pipelines.upscalers import (
     resolve_upscaler,
     upscale_image,
 )
+from generation.pipelines.vae import load_vae, using_vae
+from generation.problems import Problem
 from generation.progress import Cancelled, CancelToken, Progress, ProgressCallback
+from generation.requests.applied import Applied, EmbeddingUse, LoraUse, Note, VaeUse
 from generation.requests.request import RANDOM_SEED, GenerationRequest, Mode
 from generation.requests.samplers import canonical_sampler, estimate_steps
 from generation.requests.sizes import scaled_size
@@ -89,6 +102,7 @@ def generate(
     batch_invariant: bool | None = None,
     sources: Sequence[Image.Image | None] | None = None,
     masks: Sequence[Image.Image | None] | None = None,
+    assets: AssetLibrary | None = None,
 ) -> list[list[Image.Image]]:
     """Run compatible requests in one go; one list of RGB images per request (`count` each, upscale 1).
 
@@ -100,7 +114,47 @@ def generate(
 
     `batch_invariant` runs the UNet one image at a time inside the batched call, so an image is
     bit-identical whatever it was batched with. None: `settings.batch_invariant`.
+
+    `assets` holds the LoRA, embedding and VAE folders (None: `Lora/`, `embeddings/` and `VAE/`
+    beside the model). A LoRA or VAE that cannot be used raises its `Problem` (`UnknownAsset`,
+    `lora.wrong_arch`, ...). `generate_result` also returns what each request applied.
     """
+    return generate_result(
+        model,
+        requests,
+        on_progress=on_progress,
+        cancel=cancel,
+        want_preview=want_preview,
+        settings=settings,
+        upscaler_path=upscaler_path,
+        batch_invariant=batch_invariant,
+        sources=sources,
+        masks=masks,
+        assets=assets,
+    ).images
+
+
+@dataclass
+class GenerationResult:
+    images: list[list[Image.Image]]  # per request
+    applied: list[Applied]  # per request: its LoRAs, embeddings, VAE, clip skip, chunks, and notes
+
+
+def generate_result(
+    model: LoadedModel,
+    requests: Sequence[GenerationRequest],
+    *,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    want_preview: bool = False,
+    settings: ModelSettings | None = None,
+    upscaler_path: Path | str | None = None,
+    batch_invariant: bool | None = None,
+    sources: Sequence[Image.Image | None] | None = None,
+    masks: Sequence[Image.Image | None] | None = None,
+    assets: AssetLibrary | None = None,
+) -> GenerationResult:
+    """`generate`, with what each request applied (see `generate` for the arguments)."""
     settings = settings or ModelSettings()
     requests = list(requests)
 
@@ -109,6 +163,7 @@ def generate(
     check_masks(requests, masks)
     first = requests[0]
     upscale = first.mode is Mode.UPSCALE
+    library = assets if assets is not None else default_assets(model)
     call = _Call(
         model=model,
         settings=settings,
@@ -121,6 +176,7 @@ def generate(
             arch=model.arch,
         ),
         batch_invariant=settings.batch_invariant if batch_invariant is None else batch_invariant,
+        library=library,
     )
     call.reporter.check()
 
@@ -129,8 +185,19 @@ def generate(
     masks_in = mask_images(requests, masks)
     batch = Batch.of(requests, count=1 if upscale else None)  # an upscale makes one image
 
+    # 3. prepare the add-ons (a LoRA or VAE that cannot be used raises its Problem here)
+    plans = [
+        plan_addons(r, library, model_name=model.name, checkpoint=_checkpoint(model), settings=settings)
+        for r in requests
+    ]
+    call.embedding_files = list({f.path: f for plan in plans for f in plan.embeddings}.values())
+    call.lora_key = plans[0].lora_key()
+
     with _LOCK, seamless_tiling(model.pipe, first.tiling):
-        # 3. denoise
+        adapters_of(model).activate(model, plans[0].loras)  # one LoRA set per batch (batch_key)
+        call.vae = load_vae(model, plans[0].vae.file) if plans[0].vae is not None else None
+
+        # 4. denoise
         if upscale:
             upscaler = resolve_upscaler(model, settings, upscaler_path)
             images = [
@@ -144,13 +211,14 @@ def generate(
             images = denoise(call, batch, **_schedule(first), init_images=batch.expand(fitted))
         else:
             images = denoise(call, batch, **_schedule(first))
-            # 4. hires fix
+            # 5. hires fix
             if first.hires is not None:
                 images = hires_pass(call, batch, images, first)
 
-    # 5. collect images (a cancel that came during the final decode still counts)
+    # 6. collect images (a cancel that came during the final decode still counts), and what applied
     call.reporter.check()
-    return batch.split([to_rgb(image) for image in images])
+    applied = [applied_addons(call, request, plan) for request, plan in zip(requests, plans, strict=True)]
+    return GenerationResult(batch.split([to_rgb(image) for image in images]), applied)
 
 
 @dataclass
@@ -161,9 +229,43 @@ class _Call:
     settings: ModelSettings
     reporter: StepReporter
     batch_invariant: bool
+    library: AssetLibrary = field(default_factory=AssetLibrary)
+    embedding_files: list[AssetFile] = field(default_factory=list)
+    lora_key: Any = ()
+    vae: Any = None  # the VAE to decode with; None: the model's own
+    # ("prompt" | "negative", text) -> the text as the passes encoded it
+    encoded: dict[tuple[str, str], EncodedPrompt] = field(default_factory=dict)
+    embeddings: dict[str, Embedding] = field(default_factory=dict)
+    notes: list[Problem] = field(default_factory=list)  # from encoding (embeddings left out, clip skip)
+
+    @property
+    def clip_skip(self) -> int:
+        """The checkpoint's clip skip, for requests that give none."""
+        return self.settings.clip_skip.get(self.model.name, 1)
+
+    def record(self, batch: Batch, conditioning: Any) -> None:
+        """Keep what a pass encoded, for the requests' `Applied`."""
+        for text, encoded in zip(batch.prompts, conditioning.prompts, strict=True):
+            self.encoded.setdefault(("prompt", text), encoded)
+        for text, encoded in zip(batch.negatives, conditioning.negatives, strict=True):
+            if encoded is not None:
+                self.encoded.setdefault(("negative", text), encoded)
+        self.embeddings.update(conditioning.embeddings)
+        self.notes += [note for note in conditioning.notes if note not in self.notes]
 
 
 # -- 1. inputs -----------------------------------------------------------------------------------
+
+
+def default_assets(model: LoadedModel) -> AssetLibrary:
+    """The add-on folders beside a model: `Lora/`, `embeddings/`, `VAE/` in its models folder."""
+    if model.entry.kind == "hub":
+        return AssetLibrary()
+    return AssetLibrary.in_models_dir(Path(model.entry.path).parent)
+
+
+def _checkpoint(model: LoadedModel) -> Path | None:
+    return None if model.entry.kind == "hub" else Path(model.entry.path)
 
 
 def check_inputs(requests: list[GenerationRequest], sources: Sequence[Image.Image | None] | None) -> None:
@@ -253,8 +355,19 @@ def denoise(
     noise, generators = initial_noise(batch.seeds, batch.variations, shape)
     noise = noise.to(device=model.device, dtype=pipe.unet.dtype)
 
+    # c. encode the prompts (cached on the model: the hires pass and rerolls encode nothing)
+    conditioning = encode_batch(
+        model,
+        batch,
+        guidance=cfg > 1.0 and pipe.unet.config.get("time_cond_proj_dim") is None,
+        clip_skips=[skip or call.clip_skip for skip in batch.clip_skips],
+        embedding_files=call.embedding_files,
+        lora_key=call.lora_key,
+    )
+    call.record(batch, conditioning)
+
     kwargs: dict[str, Any] = {
-        **prompt_embeddings(pipe, batch, cfg),
+        **conditioning.kwargs,
         "num_inference_steps": steps,
         "guidance_scale": cfg,
         "generator": generators,
@@ -275,12 +388,14 @@ def denoise(
         use_noise(scheduler, noise)
         kwargs.update(image=init_images, strength=strength_running_a_step(steps, strength or 0.0))
 
-    # c. run the pipeline: its denoising loop (the reporter after each step), then the VAE decode
+    # d. run the pipeline: its denoising loop (the reporter after each step), then the VAE decode
     call.reporter.layout = batch.layout
     previous = pipe.scheduler
     pipe.scheduler = scheduler
     try:
         with (
+            attend_to_valid_tokens(pipe.unet, conditioning.masked),  # before unet_per_image
+            using_vae(pipe, call.vae),
             vae_modes(pipe.vae, width * height, call.settings),
             unet_per_image(pipe.unet, len(batch), enabled=call.batch_invariant),
         ):
@@ -358,42 +473,52 @@ def edit_passes(
     return images
 
 
-# -- pieces of a pass ----------------------------------------------------------------------------
+# -- 6. what was applied ------------------------------------------------------------------------
 
 
-def prompt_embeddings(pipe: Any, batch: Batch, cfg: float) -> dict[str, Any]:
-    """Encode each distinct (prompt, negative) once, alone, and lay the embeddings out per image.
-
-    Encoding alone keeps an image's embeddings independent of what it is batched with (and saves
-    encoding a request's prompt `count` times). An empty negative prompt is passed as None, so
-    each pipeline applies its own default (SDXL: zeros when `force_zeros_for_empty_prompt`).
-    """
-    device = getattr(pipe, "_execution_device", None)
-    encoded: dict[tuple[str, str], tuple[Any, ...]] = {}
-    rows = []
-    for pair in zip(batch.prompts, batch.negatives, strict=True):
-        if pair not in encoded:
-            encoded[pair] = tuple(
-                pipe.encode_prompt(
-                    prompt=pair[0],
-                    device=device,
-                    num_images_per_prompt=1,
-                    do_classifier_free_guidance=cfg > 1.0,
-                    negative_prompt=pair[1] or None,
-                )
+def applied_addons(call: _Call, request: GenerationRequest, plan: AddonPlan) -> Applied:
+    """What the request's images were made with: LoRAs, embeddings, VAE (with the web UI's
+    hashes), the clip skip its prompt was encoded with, its chunks, and what was left out."""
+    library = call.library
+    prompt = call.encoded.get(("prompt", request.prompt))
+    negative = call.encoded.get(("negative", request.negative_prompt))
+    used = [*(prompt.embeddings if prompt else ()), *(negative.embeddings if negative else ())]
+    embeddings = []
+    for name in dict.fromkeys(used):
+        embedding = call.embeddings[name]
+        file = embedding.file
+        embeddings.append(EmbeddingUse(name, file.file_name, library.embedding_hash(file), embedding.count))
+    vae = None
+    if plan.vae is not None:
+        vae = VaeUse(plan.vae.file.file_name, library.vae_hash(plan.vae.file), plan.vae.source)
+    uses_clip_skip = call.model.arch is Arch.SD1
+    named = {file.name for file in plan.embeddings}
+    notes = [*plan.notes]
+    for note in call.notes:  # the batch's encoding notes that concern this request
+        if note.code == Note.EMBEDDING_SKIPPED and note.fields["name"] not in named:
+            continue
+        if note.code == Note.CLIP_SKIP_IGNORED:
+            if plan.clip_skip <= 1:
+                continue
+            note = Problem(Note.CLIP_SKIP_IGNORED, **{**note.fields, "clip_skip": plan.clip_skip})
+        notes.append(note)
+    return Applied(
+        loras=tuple(
+            LoraUse(
+                c.tag.name, c.file.file_name, c.tag.te_weight, c.tag.unet_weight, library.lora_hash(c.file)
             )
-        rows.append(encoded[pair])
-    names = (
-        "prompt_embeds",
-        "negative_prompt_embeds",
-        "pooled_prompt_embeds",
-        "negative_pooled_prompt_embeds",
+            for c in plan.loras
+        ),
+        embeddings=tuple(embeddings),
+        vae=vae,
+        clip_skip=plan.clip_skip if uses_clip_skip else 1,
+        prompt_chunks=prompt.chunks if prompt else 1,
+        negative_chunks=negative.chunks if negative else 1,
+        notes=tuple(note for k, note in enumerate(notes) if note not in notes[:k]),
     )
-    return {
-        name: torch.cat([row[k] for row in rows])
-        for k, name in enumerate(names[: len(rows[0])])
-        if rows[0][k] is not None
-    }
+
+
+# -- pieces of a pass ----------------------------------------------------------------------------
 
 
 def img2img_pipeline(model: LoadedModel) -> Any:

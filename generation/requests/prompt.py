@@ -107,9 +107,11 @@ _FLAG_LIST = (
     _Flag("vseed", "int"),
     _Flag("vstrength", "float"),
     _Flag("model", "text"),
+    _Flag("clipskip", "int"),  # the web UI's "Clip skip"
+    _Flag("vae", "text"),  # takes all of its value, like --model
 )
 FLAGS: dict[str, _Flag] = {flag.name: flag for flag in _FLAG_LIST}
-_ALIASES = {"aspect": "ar", "width": "w", "height": "h", "count": "n"}
+_ALIASES = {"aspect": "ar", "width": "w", "height": "h", "count": "n", "clip-skip": "clipskip"}
 
 
 def flag_spellings() -> list[list[str]]:
@@ -362,6 +364,7 @@ def parse_prompt(
         changes["height"] = height
     simple = {"seed": "seed", "no": "negative_prompt", "steps": "steps", "cfg": "cfg_scale"}
     simple |= {"sampler": "sampler", "n": "count", "tile": "tiling", "strength": "strength", "model": "model"}
+    simple |= {"clipskip": "clip_skip", "vae": "vae"}
     for flag_name, field_name in simple.items():
         if flag_name in values:
             changes[field_name] = values[flag_name]
@@ -492,6 +495,10 @@ def format_flags(request: GenerationRequest, defaults: DefaultSettings) -> str:
         )
     if request.model is not None:
         parts.append(_text_flag("model", request.model, quote_spaces=True))
+    if request.clip_skip is not None:
+        parts.append(f"--clipskip {request.clip_skip}")
+    if request.vae is not None:
+        parts.append(_text_flag("vae", request.vae, quote_spaces=True))
     if request.negative_prompt != defaults.negative_prompt:
         parts.append(_text_flag("no", request.negative_prompt))
     return " ".join(parts)

@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from generation.requests.addons import LoraTag, lora_tags
+
 MAX_SEED = 4294967294  # the A1111 web UI's range: 0 .. 2**32 - 2
 RANDOM_SEED = -1
 
@@ -93,6 +95,12 @@ class GenerationRequest:
     tiling: bool = False
     upscale_factor: float = 2.0  # for Mode.UPSCALE
     edit: Edit | None = None  # for Mode.INPAINT and Mode.OUTPAINT
+    # The web UI's "Clip skip" (1: the text encoder's last layer, 2: the one before...). None: the
+    # checkpoint's default from config (models.clip_skip), else 1. Only SD 1.x uses it, as there.
+    clip_skip: int | None = None
+    # A VAE from the VAE folder by name, "None" (the checkpoint's own) or "Automatic" (a same-stem
+    # .vae.safetensors beside the checkpoint). None: the checkpoint's entry in models.vae, else Automatic.
+    vae: str | None = None
     extra: tuple[tuple[str, str], ...] = field(default=())  # reserved for forward-compatible options
 
     # -- derived values ------------------------------------------------------------------
@@ -107,6 +115,11 @@ class GenerationRequest:
     @property
     def size(self) -> tuple[int, int]:
         return self.width, self.height
+
+    @property
+    def loras(self) -> tuple[LoraTag, ...]:
+        """The LoRAs the prompt's `<lora:name:weight>` tags apply (see generation.requests.addons)."""
+        return lora_tags(self.prompt)
 
     def resolve_seed(self, rng: random.Random | None = None) -> GenerationRequest:
         """Return the request with a concrete seed (a random one when the seed is -1)."""
@@ -132,6 +145,8 @@ class GenerationRequest:
             self.strength if self.mode is not Mode.TXT2IMG else None,
             self.hires,
             self.edit.batch_key() if self.edit is not None else None,
+            self.loras,  # one LoRA set per call: the adapters are switched for the whole batch
+            self.vae,
         )
 
     # -- storage -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ Torch-free: the Discord front end imports this module.
 from __future__ import annotations
 
 from generation.problems import Problem
+from generation.requests.addons import extract_networks
 from generation.requests.canvas import MAX_ZOOM
 from generation.requests.numbers import SANE_NUMBER, SANE_WHOLE, NumberError, check_number, number_text
 from generation.requests.request import (
@@ -60,6 +61,8 @@ EDIT_MODES = (Mode.INPAINT, Mode.OUTPAINT)
 MAX_MASK_BLUR = 64  # pixels; the web UI's slider goes as far
 MAX_MASK_PADDING = 256  # pixels
 
+MAX_CLIP_SKIP = 12  # the web UI's slider goes from 1 to 12
+
 
 class ValidationError(Problem, ValueError):
     """The request breaks a limit: the code names the rule, the fields what to change."""
@@ -83,6 +86,7 @@ def validate(request: GenerationRequest, settings: Settings) -> GenerationReques
             "request.negative_prompt_too_long", length=len(negative), max=limits.max_prompt_length, flag="no"
         )
     changes["prompt"], changes["negative_prompt"] = prompt, negative
+    _check_addons(request, prompt, changes)
 
     # -- source image (and an edit's mask or direction) ----------------------------------
     if request.mode in EDIT_MODES:
@@ -254,6 +258,23 @@ def _text(value: object) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return number_text(value, count=False)  # the count is the problem's `digits`
     return repr(value)
+
+
+def _check_addons(request: GenerationRequest, prompt: str, changes: dict[str, object]) -> None:
+    """`<lora:...>` tags that can be read, a clip skip in range, a VAE name or None."""
+    for tag in extract_networks(prompt)[1]:
+        if tag.is_lora and tag.malformed:
+            raise ValidationError("request.bad_lora_tag", tag=tag.text, part=tag.malformed)
+    if request.clip_skip is not None and not 1 <= request.clip_skip <= MAX_CLIP_SKIP:
+        raise ValidationError(
+            "request.clip_skip_out_of_range",
+            value=request.clip_skip,
+            min=1,
+            max=MAX_CLIP_SKIP,
+            flag="clipskip",
+        )
+    if request.vae is not None:
+        changes["vae"] = " ".join(request.vae.split()) or None
 
 
 def _check_hires(request: GenerationRequest, width: int, height: int, limits: LimitSettings) -> None:

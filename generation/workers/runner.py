@@ -7,6 +7,8 @@ stays cheap; the job service does not import it unless it builds its default poo
 from __future__ import annotations
 
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,11 +17,14 @@ from PIL import Image
 from generation.images.saving import EncodedImages, encode_images
 from generation.models.memory import free_memory
 from generation.progress import CancelToken
+from generation.requests.applied import Applied
 from generation.requests.request import GenerationRequest
 from generation.workers.local import CHECK_REQUEST, Previews, is_out_of_memory
 
 if TYPE_CHECKING:
     from generation.settings import Settings
+
+MAX_APPLIED_KEPT = 64  # what requests applied, kept from generate() until their images are encoded
 
 
 class PipelineRunner:
@@ -28,6 +33,25 @@ class PipelineRunner:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._registry: Any = None
+        self._assets: Any = None
+        # What each request applied (LoRAs, embeddings, VAE, clip skip), from generate() to encode(),
+        # which writes it into the images' infotext. Equal requests apply the same.
+        self._applied: OrderedDict[GenerationRequest, Applied] = OrderedDict()
+        self._applied_lock = threading.Lock()
+
+    @property
+    def assets(self) -> Any:
+        """The LoRA, embedding and VAE folders of `settings.paths`."""
+        if self._assets is None:
+            from generation.models.assets import AssetLibrary
+
+            self._assets = AssetLibrary.from_settings(self.settings.paths)
+        return self._assets
+
+    def applied(self, request: GenerationRequest) -> Applied | None:
+        """What the request applied when it was last generated (None before)."""
+        with self._applied_lock:
+            return self._applied.get(request)
 
     @property
     def registry(self) -> Any:
@@ -66,7 +90,7 @@ class PipelineRunner:
         cancel: Any,
         want_preview: bool,
     ) -> list[list[Image.Image]]:
-        from generation.pipelines.engine import generate
+        from generation.pipelines.engine import generate_result
 
         callback = None
         if on_progress is not None:
@@ -75,7 +99,7 @@ class PipelineRunner:
                 # Previews stay lazy: rendered only if the worker keeps this step's report.
                 on_progress(progress.step, progress.total, lambda: progress.previews)
 
-        return generate(
+        result = generate_result(
             model,
             list(requests),
             on_progress=callback,
@@ -83,7 +107,15 @@ class PipelineRunner:
             want_preview=want_preview,
             settings=self.settings.models,
             sources=[None if source is None else decode_source(source) for source in sources],
+            assets=self.assets,
         )
+        with self._applied_lock:
+            for request, applied in zip(requests, result.applied, strict=True):
+                self._applied[request] = applied
+                self._applied.move_to_end(request)
+            while len(self._applied) > MAX_APPLIED_KEPT:
+                self._applied.popitem(last=False)
+        return result.images
 
     def unload(self, model: Any) -> None:
         from generation.models import unload_model
@@ -96,7 +128,7 @@ class PipelineRunner:
     def encode(
         self, request: GenerationRequest, images: list[Image.Image], model_name: str, model_hash: str | None
     ) -> EncodedImages:
-        return encode_images(request, images, model_name, model_hash)
+        return encode_images(request, images, model_name, model_hash, applied=self.applied(request))
 
     def cancel_token(self) -> CancelToken:
         return CancelToken()
