@@ -45,6 +45,10 @@ FLAG_VALUES = {
     "vseed": f"a whole number from 0 to {MAX_SEED}",
     "vstrength": "a number between 0 and 1 like 0.1",
     "model": "a model name",
+    # the job flags (issue 12): styles, permutations, repeats
+    "style": "one or more style names, like --style cinematic, film noir",
+    "permute": "no value (or on/off)",
+    "repeat": "a number of jobs like 3",
 }
 
 
@@ -103,6 +107,81 @@ def _upscale_too_large(f: Mapping[str, Any]) -> str:
     )
 
 
+# -- styles, variants and other tools' parameters (issue 12) -------------------------------------
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _unknown_style(f: Mapping[str, Any]) -> str:
+    if f["suggested"]:
+        hint = f"; did you mean {_names(f['suggested'])}?"
+    elif f["count"]:
+        hint = "; the style option of /imagine lists them."
+    else:
+        hint = "; there are no styles yet (admins add them with /style add)."
+    return f"There is no style called {f['name']!r}{hint}"
+
+
+def _unknown_wildcard(f: Mapping[str, Any]) -> str:
+    if f["suggested"]:
+        hint = f"; did you mean {_names(['__' + n + '__' for n in f['suggested']])}?"
+    elif f["count"]:
+        hint = f" among the {f['count']} wildcard files."
+    else:
+        hint = "; there are no wildcard files (admins put them in the wildcards folder)."
+    return f"There is no wildcard file for __{f['name']}__{hint}"
+
+
+def _variants_syntax(f: Mapping[str, Any]) -> str:
+    near = f" near “{f['excerpt']}”" if f.get("excerpt") else ""
+    return (
+        f"The prompt's {{a|b}} variants do not read{near}: every {{ needs its }}, with the options "
+        "separated by |, like {red|green|blue}."
+    )
+
+
+def _too_many_jobs(f: Mapping[str, Any]) -> str:
+    combos = f["combinations"]
+    if f["repeat"] > 1:
+        made = (
+            f"{combos} combinations x {f['repeat']} repeats = {f['jobs']} jobs"
+            if combos is not None
+            else f"more than 1000 combinations x {f['repeat']} repeats"
+        )
+    else:
+        made = f"{combos} jobs" if combos is not None else "more than 1000 jobs"
+    return (
+        f"This prompt would make {made}; one prompt may make at most {f['max']}. "
+        "Use fewer {a|b} options or a smaller --repeat."
+    )
+
+
+STYLE_AND_VARIANT_PROBLEMS: dict[str, Template] = {
+    "style.unknown": _unknown_style,
+    "style.bad_name": (
+        "A style's name needs 1 to {max} characters and no comma (--style takes names separated by "
+        "commas), not {name!r}."
+    ),
+    "style.empty": "The style {name!r} needs a prompt or a negative prompt.",
+    "style.too_long": lambda f: (
+        f"The style's {'negative prompt' if f['which'] == 'negative_prompt' else 'prompt'} is "
+        f"{f['length']:,} characters long; the limit is {f['max']:,}."
+    ),
+    "style.bad_csv": lambda f: (
+        "That is not a styles.csv: it needs a header row with the columns name, prompt and "
+        "negative_prompt" + (f" (it has {', '.join(f['columns'])})." if f["columns"] else ".")
+    ),
+    "variants.syntax": _variants_syntax,
+    "variants.unknown_wildcard": _unknown_wildcard,
+    "variants.prompt_too_long": (
+        "With its variants drawn, the prompt is {length:,} characters long; shorten it (or the "
+        "wildcard lines) to {max:,} characters or fewer."
+    ),
+    "variants.repeat_out_of_range": "--{flag} needs a number of jobs from 1 to {max}, not {value}.",
+    "variants.too_many_jobs": _too_many_jobs,
+}
 
 
 def _clip(text: str, length: int = 40) -> str:
@@ -297,6 +376,7 @@ PROBLEMS: dict[str, Template] = {
     WorkerProblem.NOT_SAVED: "The images could not be saved: {detail}. Try again.",
     WorkerProblem.INTERNAL: "Something went wrong on our side; the error was logged.",
     LEGACY_ERROR: "{text}",  # an error stored as text by an older version
+    **STYLE_AND_VARIANT_PROBLEMS,
 }
 
 UNKNOWN_PROBLEM = "Something went wrong on our side; the error was logged."

@@ -60,6 +60,10 @@ class GenerationRequest:
     tiling: bool = False
     upscale_factor: float = 2.0  # for Mode.UPSCALE
     extra: tuple[tuple[str, str], ...] = field(default=())  # reserved for forward-compatible options
+    # Image i's own prompt, when `prompt` has variants ({red|blue}, __wildcards__) that each image
+    # resolves from its own seed (generation.requests.wildcards); empty: every image uses `prompt`.
+    # Not in batch_key(): images with different prompts share a pipeline call.
+    image_prompts: tuple[str, ...] = field(default=())
 
     # -- derived values ------------------------------------------------------------------
 
@@ -69,6 +73,12 @@ class GenerationRequest:
         if self.seed == RANDOM_SEED:
             raise ValueError("resolve the seed before asking for per-image seeds")
         return [(self.seed + i) % (MAX_SEED + 1) for i in range(self.count)]
+
+    def prompt_for(self, index: int) -> str:
+        """The prompt image `index` is made with: its resolved variant, else `prompt`."""
+        if len(self.image_prompts) == self.count and 0 <= index < self.count:
+            return self.image_prompts[index]
+        return self.prompt
 
     @property
     def size(self) -> tuple[int, int]:
@@ -118,4 +128,5 @@ class GenerationRequest:
         if data.get("variation") is not None:
             data["variation"] = Variation(**data["variation"])
         data["extra"] = tuple(tuple(pair) for pair in data.get("extra", ()))
+        data["image_prompts"] = tuple(data.get("image_prompts", ()))
         return cls(**data)

@@ -117,21 +117,26 @@ def encode_images(
     *,
     hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
 ) -> EncodedImages:
-    """A job's images as PNG bytes, image i (made with seed + i) carrying its own A1111 parameters,
-    and the grid carrying the first seed's (the bytes generation.images.saving writes)."""
+    """A job's images as PNG bytes, image i (made with seed + i and its own prompt) carrying its own
+    A1111 parameters, and the grid carrying the first image's (the bytes generation.images.saving
+    writes)."""
     if not images:
         raise ValueError("a job's result needs at least one image")
     if request.seed == RANDOM_SEED:
         raise ValueError("resolve the request's seed before encoding its images")
     seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(len(images))]
-    pngs = [
-        png_bytes(
-            image, format_parameters(request, seed, model_name, model_hash, hires_upscaler=hires_upscaler)
+    texts = [
+        format_parameters(
+            request.replace(prompt=request.prompt_for(i), image_prompts=()),  # the prompt it was made with
+            seed,
+            model_name,
+            model_hash,
+            hires_upscaler=hires_upscaler,
         )
-        for image, seed in zip(images, seeds, strict=True)
+        for i, seed in enumerate(seeds)
     ]
-    text = format_parameters(request, seeds[0], model_name, model_hash, hires_upscaler=hires_upscaler)
-    return EncodedImages(pngs, seeds, png_bytes(make_grid(list(images)), text))
+    pngs = [png_bytes(image, text) for image, text in zip(images, texts, strict=True)]
+    return EncodedImages(pngs, seeds, png_bytes(make_grid(list(images)), texts[0]))
 
 
 def png_bytes(image: Image.Image, parameters: str | None = None) -> bytes:
