@@ -181,6 +181,28 @@ STYLE_AND_VARIANT_PROBLEMS: dict[str, Template] = {
     ),
     "variants.repeat_out_of_range": "--{flag} needs a number of jobs from 1 to {max}, not {value}.",
     "variants.too_many_jobs": _too_many_jobs,
+    # reading another tool's image (generation.images.reading): refusals, then what was changed
+    "reading.not_an_image": "That attachment is not an image I can read (use PNG, JPEG or WebP).",
+    "reading.too_many_pixels": "The image is {width}x{height}; that is too large to read.",
+    "reading.model_missing": lambda f: (
+        f"There is no model {f['given']!r} here; "
+        + (f"the active model `{f['used']}` makes it instead." if f["used"] else "the active model makes it.")
+    ),
+    "reading.model_mapped": "There is no model {given!r} here; `{used}` is the closest.",
+    "reading.sampler_mapped": "The sampler {given!r} is not here; {used} is the closest.",
+    "reading.sampler_unknown": "The sampler {given!r} is not here; the default, {used}, is used.",
+    "reading.size_changed": lambda f: (
+        f"The size {f['given'][0]}x{f['given'][1]} is beyond this server's limits; "
+        f"{f['used'][0]}x{f['used'][1]} keeps its shape."
+    ),
+    "reading.steps_changed": "{given} steps is beyond this server's limits; {used} are used.",
+    "reading.cfg_changed": lambda f: (
+        f"CFG scale {_n(f['given'])} is beyond this server's limits; {_n(f['used'])} is used."
+    ),
+    "reading.seed_changed": "The seed {given} is beyond the web UI's range; {used} is used.",
+    "reading.made_from_an_image": (
+        "The image was made from another image ({mode}); this makes it again from the prompt alone."
+    ),
 }
 
 
