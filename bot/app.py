@@ -27,6 +27,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.cogs.vary",
     "bot.cogs.show",
     "bot.cogs.admin",
+    "bot.cogs.styles",
 )
 
 

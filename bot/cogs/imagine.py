@@ -1,4 +1,9 @@
-"""/imagine: a prompt (with optional --flags) and options in, a grid with buttons out."""
+"""/imagine: a prompt (with optional --flags) and options in, a grid with buttons out.
+
+Styles (`--style`, the style option) rewrite the prompt before anything else; `--permute` and
+`--repeat` then make several jobs of it, one message each (bot.fanout); each job's images draw
+their {a|b} variants from their own seeds when the job is submitted (bot.submit).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import submit
+from bot import fanout
 from bot.autocomplete import matching
 from bot.replies import defer, fail
+from bot.styles import style_book
 from bot.ui.text import message_for
-from generation.requests.prompt import PromptError, parse_prompt
+from generation.requests.prompt import PromptError, job_flags, parse_prompt
 from generation.requests.request import MAX_SEED, GenerationRequest
 from generation.requests.samplers import SAMPLER_NAMES, canonical_sampler
-from generation.settings import DefaultSettings
+from generation.requests.styles import StyleBook, StyleError, split_style_names, with_styles
+from generation.requests.wildcards import VariantError, Wildcards, fan_out
+from generation.settings import DefaultSettings, Settings
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -64,6 +72,24 @@ def build_request(prompt: str, options: ImagineOptions, defaults: DefaultSetting
     return request.replace(**changes)
 
 
+def plan_jobs(
+    prompt: str, options: ImagineOptions, style: str | None, book: StyleBook, settings: Settings
+) -> list[GenerationRequest]:
+    """The requests one /imagine makes: parsed, styled (the style option's styles, then the
+    --style flag's, in order), then fanned out by --permute and --repeat. Raises PromptError,
+    StyleError, VariantError or ValueError."""
+    request = build_request(prompt, options, settings.defaults)
+    flags = job_flags(prompt)
+    request = with_styles(request, book.find_all([*split_style_names(style), *flags.styles]))
+    return fan_out(
+        request,
+        Wildcards.of(settings.variants.wildcards_dir),
+        permute=flags.permute,
+        repeat=flags.repeat,
+        max_jobs=settings.variants.max_jobs,
+    )
+
+
 class Imagine(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
@@ -79,6 +105,7 @@ class Imagine(commands.Cog):
         cfg="How closely to follow the prompt (CFG scale)",
         sampler="Sampler, as in the web UI (Euler a, DPM++ 2M Karras, ...)",
         model="Model to use (default: the active one)",
+        style="Styles to apply, in order (several: separated by commas); --style works too",
     )
     @app_commands.choices(aspect=[app_commands.Choice(name=a, value=a) for a in ASPECTS])
     async def imagine(
@@ -93,6 +120,7 @@ class Imagine(commands.Cog):
         cfg: app_commands.Range[float, 0.0, 30.0] | None = None,
         sampler: str | None = None,
         model: str | None = None,
+        style: str | None = None,
     ) -> None:
         await defer(interaction)
         options = ImagineOptions(
@@ -106,17 +134,34 @@ class Imagine(commands.Cog):
             model=model,
         )
         try:
-            request = build_request(prompt, options, self.bot.settings.defaults)
-        except (PromptError, ValueError) as exc:
+            book = await style_book(self.bot, interaction.guild_id)
+            requests = plan_jobs(prompt, options, style, book, self.bot.settings)
+        except (PromptError, StyleError, VariantError, ValueError) as exc:
             await fail(interaction, message_for(exc))
             return
-        await submit.submit(interaction, request)
+        await fanout.submit_all(interaction, requests)
 
     @imagine.autocomplete("sampler")
     async def sampler_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return matching(current, SAMPLER_NAMES)
+
+    @imagine.autocomplete("style")
+    async def style_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        # Several styles: complete the last name after a comma, keeping the ones before it.
+        *before, typing = current.split(",")
+        names = (await style_book(self.bot, interaction.guild_id)).names()
+        prefix = ", ".join(n.strip() for n in before if n.strip())
+        choices = matching(typing, names)
+        if not prefix:
+            return choices
+        return [
+            app_commands.Choice(name=f"{prefix}, {c.value}"[:100], value=f"{prefix}, {c.value}"[:100])
+            for c in choices
+        ]
 
     @imagine.autocomplete("model")
     async def model_autocomplete(

@@ -706,3 +706,71 @@ def synced(count: int, changed: bool) -> str:
     if changed:
         return f"Synced {commands} with Discord: they had changed since the last sync."
     return f"Synced {commands} with Discord again; nothing had changed since the last sync."
+
+
+# -- /style, several jobs from one prompt (issue 12) -------------------------------------------------
+
+MAX_STYLES_LISTED = 25
+STYLE_PROMPT_SHOWN = 70
+
+
+def _style_line(style: Any) -> str:
+    parts = [f"`{style.name}`"]
+    if style.prompt:
+        parts.append(short_prompt(style.prompt, STYLE_PROMPT_SHOWN))
+    if style.negative_prompt:
+        parts.append(f"(not: {short_prompt(style.negative_prompt, STYLE_PROMPT_SHOWN // 2)})")
+    return "- " + " ".join(parts)
+
+
+def style_added(style: Any, replaced: bool) -> str:
+    done = "replaced" if replaced else "added"
+    return f"Style `{style.name}` {done}; use it with `--style {style.name}`.\n{_style_line(style)}"
+
+
+def style_removed(name: str) -> str:
+    return f"Style `{name}` removed."
+
+
+def style_not_on_server(name: str) -> str:
+    return f"This server has no style called {name!r} of its own (/style list shows them)."
+
+
+def too_many_styles(limit: int) -> str:
+    return f"This server has {limit} styles, the most it can keep; remove one first."
+
+
+def styles_file_too_big(size: int, limit: int) -> str:
+    return f"That file is {size / 1e6:.1f} MB; a styles.csv over {limit // 10**6} MB is not read."
+
+
+def styles_imported(added: int, replaced: int, skipped: Sequence[str]) -> str:
+    line = f"Imported the styles: {added} added, {replaced} replaced."
+    if skipped:
+        names = ", ".join(f"`{n[:40]}`" for n in skipped[:10]) + (" ..." if len(skipped) > 10 else "")
+        line += f" {len(skipped)} skipped (a comma in the name, empty, too long, or no room): {names}"
+    return line
+
+
+def style_list(own: Sequence[Any], everywhere: Sequence[Any]) -> str:
+    def block(title: str, styles: Sequence[Any]) -> list[str]:
+        lines = [title + (f" ({len(styles)})" if styles else ": none")]
+        lines += [_style_line(s) for s in sorted(styles, key=lambda s: s.name.casefold())[:MAX_STYLES_LISTED]]
+        if len(styles) > MAX_STYLES_LISTED:
+            lines.append(f"... and {len(styles) - MAX_STYLES_LISTED} more")
+        return lines
+
+    lines = block("**This server's styles**", own) + block("**Every server's (config)**", everywhere)
+    return "\n".join(lines)
+
+
+def no_room_for_jobs(jobs: int, room: int, limit: int) -> str:
+    return (
+        f"This prompt makes {jobs} jobs, but you can queue {room} more now (the most one person can "
+        f"have waiting is {limit}). Wait for some to start, or make fewer."
+    )
+
+
+def another_job_queued(request: GenerationRequest, user_id: int, number: int, total: int) -> str:
+    """The message of a further job from one prompt, until delivery shows its place."""
+    return f"{headline(request, user_id)}\nQueued ({number} of {total})"

@@ -48,6 +48,10 @@ class VariantError(Problem, ValueError):
     """The prompt's variants cannot be resolved, or make too many jobs: the code says which."""
 
 
+_INSTANCES: dict[Path | None, Wildcards] = {}
+_INSTANCES_LOCK = threading.Lock()
+
+
 def has_variants(text: str) -> bool:
     """Whether the text may hold variant syntax at all (a cheap test before parsing)."""
     return "{" in text or "__" in text
@@ -66,6 +70,16 @@ class Wildcards:
         self._lock = threading.Lock()
         self._signature: tuple[Any, ...] | None = None
         self._manager: Any = None
+
+    @classmethod
+    def of(cls, folder: Path | str | None) -> Wildcards:
+        """The one instance for this folder (its parsed files are kept between prompts)."""
+        key = Path(folder) if folder else None
+        with _INSTANCES_LOCK:
+            found = _INSTANCES.get(key)
+            if found is None:
+                found = _INSTANCES[key] = cls(key)
+            return found
 
     def manager(self) -> Any:
         """The `dynamicprompts` WildcardManager for the folder as it is now."""
