@@ -28,6 +28,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.cogs.show",
     "bot.cogs.admin",
     "bot.cogs.styles",
+    "bot.cogs.pnginfo",
 )
 
 

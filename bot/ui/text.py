@@ -774,3 +774,50 @@ def no_room_for_jobs(jobs: int, room: int, limit: int) -> str:
 def another_job_queued(request: GenerationRequest, user_id: int, number: int, total: int) -> str:
     """The message of a further job from one prompt, until delivery shows its place."""
     return f"{headline(request, user_id)}\nQueued ({number} of {total})"
+
+
+# -- /info image and "Show parameters": another tool's parameters (issue 12) -------------------------
+
+SHOW_PARAMETERS_COMMAND = "Show parameters"  # the message command's name, as Discord lists it
+IMAGINE_WITH_THESE_LABEL = "Imagine with these"
+IMAGINE_COMMAND_TITLE = "To make it here: /imagine"
+NO_IMAGE_TO_READ = "There is no image here to read (attach a PNG, JPEG or WebP)."
+PARAMETERS_GONE = "This message no longer carries the parameters; read the image again."
+CANNOT_IMAGINE_THIS_TEXT = (
+    "This prompt cannot be queued as it is here (part of it reads as --flags, or it is too long); "
+    "copy it into /imagine and adjust it."
+)
+PROMPT_SHOWN = 700
+NEGATIVE_SHOWN = 300
+
+
+def no_parameters(filename: str) -> str:
+    return (
+        f"`{short_prompt(filename, 80)}` carries no generation parameters that I can read (no tool's "
+        "metadata, or it was removed, as re-saving and most image hosts do)."
+    )
+
+
+def image_parameters(found: Any, filename: str, notes: Sequence[str], blocked: str | None) -> str:
+    """The parameters read from an image (generation.images.reading.ImageParameters), what changes
+    here, and why the button is missing when it is."""
+    lines = [f"**Parameters written by {found.tool}** in `{short_prompt(filename, 80)}`"]
+    lines.append(f"**Prompt:** {short_prompt(found.prompt, PROMPT_SHOWN)}")
+    if found.negative_prompt:
+        lines.append(f"**Negative:** {short_prompt(found.negative_prompt, NEGATIVE_SHOWN)}")
+    items = [
+        ("Steps", found.steps),
+        ("Sampler", found.sampler),
+        ("CFG", None if found.cfg_scale is None else _n(found.cfg_scale)),
+        ("Seed", found.seed),
+        ("Size", f"{found.width}x{found.height}" if found.width and found.height else None),
+        ("Model", found.model and short_prompt(found.model, 80)),
+        ("Model hash", found.model_hash),
+    ]
+    lines.append(" · ".join(f"{key} `{value}`" for key, value in items if value is not None))
+    if notes:
+        lines.append("**Here:**")
+        lines += [f"- {note}" for note in notes]
+    if blocked:
+        lines.append(blocked)
+    return "\n".join(lines)

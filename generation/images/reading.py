@@ -353,7 +353,8 @@ def request_from_image(
         used_seed = base.seed % (MAX_SEED + 1)
         notes.append(Problem("reading.seed_changed", given=base.seed, used=used_seed))
         base = base.replace(seed=used_seed)
-    return Reading(base, tuple(notes))
+    # what parse_prompt gives a text-to-image request, so the request reads back from its flags
+    return Reading(base.replace(strength=defaults.img2img_strength), tuple(notes))
 
 
 def _fit(width: int, height: int, settings: Settings) -> tuple[int, int]:
