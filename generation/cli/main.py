@@ -123,9 +123,13 @@ def run(args: argparse.Namespace) -> dict:
     from generation.images.saving import save_job_images
     from generation.pipelines.engine import generate
     from generation.requests.validation import validate
+    from generation.requests.wildcards import Wildcards, with_image_prompts
 
     settings = load_settings(getattr(args, "config", None))
     request = validate(request_from_args(args, settings), settings).resolve_seed()
+    # each image's {a|b} / __wildcard__ variant, drawn from its seed as the bot draws it
+    wildcards = Wildcards.of(settings.variants.wildcards_dir)
+    request = with_image_prompts(request, wildcards, max_length=settings.limits.max_prompt_length)
     timings: dict[str, float] = {}
 
     started = time.perf_counter()

@@ -45,8 +45,8 @@ def save_job_images(
     *,
     hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
 ) -> SavedImages:
-    """Write `<outputs_dir>/<job_id>/<index>.png` per image (image i made with seed + i, in its
-    own parameters) and then `grid.png` (with the first seed), each atomically."""
+    """Write `<outputs_dir>/<job_id>/<index>.png` per image (image i made with seed + i and its own
+    prompt, in its own parameters) and then `grid.png` (with the first image's), each atomically."""
     if not images:
         raise ValueError("save_job_images needs at least one image")
     if request.seed == RANDOM_SEED:
@@ -56,13 +56,21 @@ def save_job_images(
     folder = Path(outputs_dir) / job_id
     folder.mkdir(parents=True, exist_ok=True)
     seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(len(images))]
+    texts = [
+        format_parameters(
+            request.replace(prompt=request.prompt_for(i), image_prompts=()),  # its drawn variant
+            seed,
+            model_name,
+            model_hash,
+            hires_upscaler=hires_upscaler,
+        )
+        for i, seed in enumerate(seeds)
+    ]
     paths = []
-    for index, (image, seed) in enumerate(zip(images, seeds, strict=True)):
+    for index, (image, text) in enumerate(zip(images, texts, strict=True)):
         path = folder / f"{index}.png"
-        text = format_parameters(request, seed, model_name, model_hash, hires_upscaler=hires_upscaler)
         _save_png_atomic(image, path, text)
         paths.append(path)
     grid = folder / "grid.png"
-    text = format_parameters(request, seeds[0], model_name, model_hash, hires_upscaler=hires_upscaler)
-    _save_png_atomic(make_grid(images), grid, text)
+    _save_png_atomic(make_grid(images), grid, texts[0])
     return SavedImages(grid=grid, images=paths, seeds=seeds)

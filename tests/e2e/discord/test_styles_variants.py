@@ -138,6 +138,11 @@ async def test_a_wildcard_file_each_image_its_own_variant(env, tmp_path):
         assert parameters["prompt"] == prompt and parameters["Seed"] == str(job.request.seed + i)
         assert colour_of(data) == COLOURS[prompt.split()[1]]  # the image was made with its own prompt
 
+    # the info button shows image 1's own prompt
+    info = await env.server.click(f"img:i:{job.id}:0")
+    shown = await info.wait_original(lambda m: "Seed: 11" in m.content)
+    assert f"```\n{expected[0]}\n" in shown.content
+
     # the same prompt and seed draw the same again; a reroll draws from its new seeds
     ix = await env.server.slash("imagine", {"prompt": "a __colors__ square --seed 11"})
     assert (await job_of(env, await env.result(ix))).request.image_prompts == job.request.image_prompts
