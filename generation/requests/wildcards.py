@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
+import random
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,8 +116,10 @@ class Wildcards:
 # -- resolving ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
 def _parse(template: str) -> Any:
-    """The template's command tree; VariantError("variants.syntax") where it does not parse."""
+    """The template's command tree; VariantError("variants.syntax") where it does not parse.
+    Kept per template: parsing is most of the cost, and a job's images (and a reroll's) share it."""
     import pyparsing
     from dynamicprompts.parser.parse import parse
 
@@ -156,11 +160,17 @@ def check(template: str, wildcards: Wildcards) -> None:
 
 
 def draw(template: str, seed: int, wildcards: Wildcards) -> str:
-    """The variant of the template that `seed` draws: the same seed, the same prompt."""
-    from dynamicprompts.generators import RandomPromptGenerator
+    """The variant of the template that `seed` draws: the same seed, the same prompt. (What
+    dynamicprompts' RandomPromptGenerator(seed=seed) draws first, from the parsed template.)"""
+    from dynamicprompts.enums import SamplingMethod
+    from dynamicprompts.sampling_context import SamplingContext
 
-    generator = RandomPromptGenerator(wildcards.manager(), seed=seed)
-    return generator.generate(template, 1)[0]
+    context = SamplingContext(
+        wildcard_manager=wildcards.manager(),
+        default_sampling_method=SamplingMethod.RANDOM,
+        rand=random.Random(seed),
+    )
+    return str(next(iter(context.sample_prompts(_parse(template), 1))))
 
 
 def with_image_prompts(

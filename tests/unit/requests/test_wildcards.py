@@ -170,3 +170,12 @@ def test_image_prompts_survive_storage_and_only_apply_when_complete():
 
 def test_variant_errors_are_problems():
     assert issubclass(VariantError, Problem)
+
+
+def test_a_draw_is_what_dynamicprompts_draws_for_the_seed(wildcards):
+    from dynamicprompts.generators import RandomPromptGenerator
+
+    template = "a {red|green|blue} __colors__ {2::sharp|soft} {2$$a|b|c}"
+    for seed in range(50):
+        expected = RandomPromptGenerator(wildcards.manager(), seed=seed).generate(template, 1)[0]
+        assert draw(template, seed, wildcards) == expected
