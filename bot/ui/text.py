@@ -143,15 +143,15 @@ def _variants_syntax(f: Mapping[str, Any]) -> str:
 
 
 def _too_many_jobs(f: Mapping[str, Any]) -> str:
-    combos = f["combinations"]
+    combos, counted = f["combinations"], f["counted"]
     if f["repeat"] > 1:
         made = (
             f"{combos} combinations x {f['repeat']} repeats = {f['jobs']} jobs"
             if combos is not None
-            else f"more than 1000 combinations x {f['repeat']} repeats"
+            else f"more than {counted} combinations x {f['repeat']} repeats"
         )
     else:
-        made = f"{combos} jobs" if combos is not None else "more than 1000 jobs"
+        made = f"{combos} jobs" if combos is not None else f"more than {counted} jobs"
     return (
         f"This prompt would make {made}; one prompt may make at most {f['max']}. "
         "Use fewer {a|b} options or a smaller --repeat."

@@ -30,10 +30,12 @@ def test_the_sentences_name_what_to_do():
     assert "`__colors__`" in describe(
         VariantError("variants.unknown_wildcard", name="colours", suggested=["colors"], count=2)
     )
-    many = describe(VariantError("variants.too_many_jobs", combinations=6, repeat=2, jobs=12, max=8))
+    many = describe(
+        VariantError("variants.too_many_jobs", combinations=6, counted=100, repeat=2, jobs=12, max=8)
+    )
     assert "6 combinations x 2 repeats = 12 jobs" in many and "at most 8" in many
-    assert "more than 1000 jobs" in describe(
-        VariantError("variants.too_many_jobs", combinations=None, repeat=1, jobs=None, max=8)
+    assert "more than 100 jobs" in describe(
+        VariantError("variants.too_many_jobs", combinations=None, counted=100, repeat=1, jobs=None, max=8)
     )
     assert "near “a {red”" in describe(VariantError("variants.syntax", position=2, excerpt="a {red"))
     assert "1024x768" in describe(ReadingError("reading.size_changed", given=[4096, 3072], used=[1024, 768]))

@@ -119,7 +119,7 @@ def test_fan_out_refuses_above_the_limit_once(wildcards):
     with pytest.raises(VariantError) as caught:
         fan_out(request("{a|b|c} {x|y}"), wildcards, permute=True, repeat=2, max_jobs=8)
     assert caught.value.code == "variants.too_many_jobs"
-    assert caught.value.fields == {"combinations": 6, "repeat": 2, "jobs": 12, "max": 8}
+    assert caught.value.fields == {"combinations": 6, "counted": 100, "repeat": 2, "jobs": 12, "max": 8}
     with pytest.raises(VariantError) as caught:
         fan_out(request("{a|b} " * 12), wildcards, permute=True, max_jobs=8)
     assert caught.value.fields["combinations"] is None  # 4096: more than it counts
