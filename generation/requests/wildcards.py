@@ -184,12 +184,12 @@ def with_image_prompts(
     if not has_variants(request.prompt):
         return request.replace(image_prompts=()) if request.image_prompts else request
     check(request.prompt, wildcards)
-    prompts = tuple(draw(request.prompt, seed, wildcards) for seed in request.seeds)
+    prompts = tuple(draw(request.prompt, seed, wildcards).strip() for seed in request.seeds)
     if max_length is not None:
         for prompt in prompts:
-            if len(prompt.strip()) > max_length:
-                raise VariantError("variants.prompt_too_long", length=len(prompt.strip()), max=max_length)
-    if all(prompt == request.prompt for prompt in prompts):
+            if len(prompt) > max_length:
+                raise VariantError("variants.prompt_too_long", length=len(prompt), max=max_length)
+    if all(prompt == request.prompt.strip() for prompt in prompts):
         prompts = ()
     return request.replace(image_prompts=prompts)
 

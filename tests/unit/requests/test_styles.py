@@ -133,3 +133,25 @@ def test_global_styles_from_the_file_and_the_config_and_the_file_is_reread(tmp_p
     assert styles["Sharp"].prompt == "config sharp" and styles["Cinematic"].negative_prompt
     path.write_text("name,prompt\nCinematic,changed\nLonger name,x\n", encoding="utf-8")
     assert global_styles(settings)["Cinematic"].prompt == "changed"
+
+
+def test_the_config_s_styles_and_variants_sections(tmp_path: Path):
+    from generation.settings import ConfigError, load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[styles]\nfile = "my/styles.csv"\nnamed = { Oil = { prompt = "{prompt}, oil painting" } }\n'
+        '[variants]\nwildcards_dir = "cards"\nmax_jobs = 3\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    assert settings.styles.file == tmp_path / "my" / "styles.csv"
+    assert global_styles(settings.styles)["Oil"] == Style("Oil", "{prompt}, oil painting", "")
+    assert (settings.variants.wildcards_dir, settings.variants.max_jobs) == (tmp_path / "cards", 3)
+    for bad, message in (
+        ('[styles]\nnamed = { Oil = { text = "x" } }\n', "styles.named.Oil has unknown keys text"),
+        ("[variants]\nmax_jobs = 0\n", "variants.max_jobs must be at least 1"),
+    ):
+        config.write_text(bad, encoding="utf-8")
+        with pytest.raises(ConfigError, match=message):
+            load_settings(config)
