@@ -30,6 +30,8 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.cogs.prefs",  # /settings
     "bot.cogs.forms",  # submitted forms (modals), by their custom_id
     "bot.cogs.edits",  # the edit buttons (region, zoom, pan) and the mask editor page
+    "bot.cogs.styles",
+    "bot.cogs.pnginfo",
 )
 
 

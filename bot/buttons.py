@@ -142,7 +142,8 @@ async def cancel(bot: ImagineBot, interaction: discord.Interaction, job: Job, in
 
 async def info(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
     seed = job.images[0].seed if job.images else job.request.seed
-    parameters = format_parameters(job.request, seed, job.model_name or "?", job.model_hash)
+    first = followups.prompt_of_image(job.request, 0)  # image 1's own prompt, when variants drew it
+    parameters = format_parameters(first, seed, job.model_name or "?", job.model_hash)
     await reply(interaction, text.job_info(job, parameters))
 
 

@@ -20,6 +20,7 @@ from generation.jobs.types import Job, JobOwner
 from generation.requests.prompt import PromptError
 from generation.requests.request import GenerationRequest
 from generation.requests.validation import ValidationError, validate
+from generation.requests.wildcards import VariantError, Wildcards, with_image_prompts
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -42,7 +43,8 @@ def owner_of(interaction: discord.Interaction) -> JobOwner:
 async def check_request(
     bot: ImagineBot, interaction: discord.Interaction, request: GenerationRequest
 ) -> GenerationRequest:
-    """Server safety rules, then the generation limits; raises Refused with the reason."""
+    """Each image's prompt variant drawn from its seed, server safety rules over every prompt
+    an image is made with, then the generation limits; raises Refused with the reason."""
     return await check_for_guild(bot, interaction.guild_id, request)
 
 
@@ -50,12 +52,27 @@ async def check_for_guild(
     bot: ImagineBot, guild_id: int | None, request: GenerationRequest
 ) -> GenerationRequest:
     """`check_request` for a server (or a DM: None), without an interaction (the mask editor page)."""
-    word = await banned_word_in(request.prompt, bot.service, bot.discord_settings, guild_id)
+    request = draw_variants(bot, request)
+    prompts = "\n".join((request.prompt, *request.image_prompts))  # a variant must not slip a word past
+    word = await banned_word_in(prompts, bot.service, bot.discord_settings, guild_id)
     if word is not None:
         raise Refused(text.banned_word(word))
     try:
         return validate(request, bot.settings)
     except (ValidationError, PromptError) as exc:
+        raise Refused(text.describe(exc)) from None
+
+
+def draw_variants(bot: ImagineBot, request: GenerationRequest) -> GenerationRequest:
+    """The request with its seed drawn and each image's {a|b} / __wildcard__ variant resolved
+    from its own seed (again for a reroll; a follow-up of one image keeps that image's prompt)."""
+    try:
+        return with_image_prompts(
+            request.resolve_seed(),
+            Wildcards.of(bot.settings.variants.wildcards_dir),
+            max_length=bot.settings.limits.max_prompt_length,
+        )
+    except VariantError as exc:
         raise Refused(text.describe(exc)) from None
 
 

@@ -162,6 +162,36 @@ class QuotaSettings:
 
 
 @dataclass(frozen=True)
+class StyleSettings:
+    """Styles every server has (servers add their own with /style): named prompt and negative
+    prompt pairs with a `{prompt}` placeholder (generation.requests.styles)."""
+
+    file: Path = Path("models/styles.csv")  # the A1111 web UI's styles.csv, as it is; missing: none
+    # Styles written in the config, on top of the file's: name -> {prompt = "...", negative_prompt = "..."}
+    named: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, style in self.named.items():
+            unknown = set(style) - {"prompt", "negative_prompt"}
+            if unknown:
+                raise ConfigError(
+                    f"styles.named.{name} has unknown keys {', '.join(sorted(unknown))}; "
+                    "a style has prompt and negative_prompt"
+                )
+
+
+@dataclass(frozen=True)
+class VariantSettings:
+    """Prompt variants (generation.requests.wildcards): {a|b}, __wildcard__ files, --permute, --repeat."""
+
+    wildcards_dir: Path = Path("models/wildcards")  # __name__ reads name.txt (or .json/.yaml) here
+    max_jobs: int = 8  # jobs one prompt may make: its --permute combinations times --repeat
+
+    def __post_init__(self) -> None:
+        _at_least("variants.max_jobs", self.max_jobs, 1)
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
@@ -169,6 +199,8 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
     quota: QuotaSettings = field(default_factory=QuotaSettings)
+    styles: StyleSettings = field(default_factory=StyleSettings)
+    variants: VariantSettings = field(default_factory=VariantSettings)
     # Tables a front end types and validates itself (FRONT_END_SECTIONS), as read: section -> table.
     front_ends: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: Path | None = None  # the file these settings came from

@@ -35,6 +35,7 @@ AUTOCOMPLETE = 4
 MODAL_SUBMIT = 5
 
 BUTTON = 2  # component type
+MESSAGE_COMMAND = 3  # application command type: a message's context menu
 
 
 class _Default:
@@ -335,12 +336,38 @@ class Injector:
         *,
         user: User | int | str | None = None,
         channel: Any = None,
+        files: dict[str, bytes] | None = None,
     ) -> StoredMessage:
         """A user posts a message (MESSAGE_CREATE reaches the bot, subject to intents)."""
         author = self.state.get_user(user)
         ch = self.state.get_channel(channel) if channel is not None else self.state.channel
         assert ch is not None
-        return await self.messages.create(ch, author, {"content": content})
+        uploads = [
+            UploadedFile(field=f"files[{i}]", filename=name, data=data)
+            for i, (name, data) in enumerate((files or {}).items())
+        ]
+        return await self.messages.create(ch, author, {"content": content}, uploads)
+
+    async def message_command(
+        self, name: str, message: StoredMessage | int, *, user: Any = None, permissions: int | None = None
+    ) -> InjectedInteraction:
+        """``LocalDiscord.message_command``: an APPLICATION_COMMAND of type 3 (a message context
+        menu) targeting ``message``, which comes ``resolved`` as Discord sends it."""
+        msg = self.state.message(message)
+        where = self.where(user, DEFAULT, msg.channel_id, permissions)
+        cmd = self.state.find_command(name, where.guild.id if where.guild else None, ctype=MESSAGE_COMMAND)
+        check_offered(cmd, where)
+        data: dict[str, Any] = {
+            "id": cmd["id"],
+            "name": cmd["name"],
+            "type": MESSAGE_COMMAND,
+            "target_id": str(msg.id),
+            "resolved": {"messages": {str(msg.id): msg.payload()}},
+        }
+        if cmd.get("guild_id"):
+            data["guild_id"] = cmd["guild_id"]
+        payload = self._payload(APPLICATION_COMMAND, data, where, size_limit=None, locale="en-US")
+        return await self._send(payload, where)
 
     # ------------------------------------------------------------------ building and sending
 

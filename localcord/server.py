@@ -360,9 +360,22 @@ class LocalDiscord:
         *,
         user: User | int | str | None = None,
         channel: Channel | int | str | None = None,
+        files: dict[str, bytes] | None = None,
     ) -> StoredMessage:
-        """A user posts a message (MESSAGE_CREATE reaches the bot, subject to intents)."""
-        return await self.injector.send_user_message(content, user=user, channel=channel)
+        """A user posts a message (MESSAGE_CREATE reaches the bot, subject to intents), with
+        ``files`` (filename -> bytes) attached."""
+        return await self.injector.send_user_message(content, user=user, channel=channel, files=files)
+
+    async def message_command(
+        self,
+        name: str,
+        message: StoredMessage | int,
+        *,
+        user: Any = None,
+        permissions: int | None = None,
+    ) -> InjectedInteraction:
+        """A user picks the message context-menu command ``name`` (Apps > name) on ``message``."""
+        return await self.injector.message_command(name, message, user=user, permissions=permissions)
 
     def expire(self, interaction: InjectedInteraction | str) -> None:
         """Expire an interaction token now (webhooks: 401/50027; callback: 404/10062)."""

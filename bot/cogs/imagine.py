@@ -1,4 +1,9 @@
-"""/imagine: a prompt (with optional --flags) and options in, a grid with buttons out."""
+"""/imagine: a prompt (with optional --flags) and options in, a grid with buttons out.
+
+Styles (`--style`, the style option) rewrite the prompt before anything else; `--permute` and
+`--repeat` then make several jobs of it, one message each (bot.fanout); each job's images draw
+their {a|b} variants from their own seeds when the job is submitted (bot.submit).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import submit
+from bot import fanout
 from bot.autocomplete import matching
 from bot.prefs import (
     ASPECTS,
@@ -21,11 +26,14 @@ from bot.prefs import (
     with_model,
 )
 from bot.replies import defer, fail
+from bot.styles import style_book
 from bot.ui.text import message_for
-from generation.requests.prompt import PromptError, parse_prompt
+from generation.requests.prompt import PromptError, job_flags, parse_prompt
 from generation.requests.request import MAX_SEED, GenerationRequest
 from generation.requests.samplers import SAMPLER_NAMES, canonical_sampler
-from generation.settings import DefaultSettings
+from generation.requests.styles import StyleBook, StyleError, split_style_names, with_styles
+from generation.requests.wildcards import VariantError, Wildcards, fan_out
+from generation.settings import DefaultSettings, Settings
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -71,6 +79,30 @@ def build_request(prompt: str, options: ImagineOptions, defaults: DefaultSetting
     return request.replace(**changes)
 
 
+def plan_jobs(
+    prompt: str,
+    options: ImagineOptions,
+    style: str | None,
+    book: StyleBook,
+    settings: Settings,
+    *,
+    defaults: DefaultSettings | None = None,
+) -> list[GenerationRequest]:
+    """The requests one /imagine makes: parsed (against `defaults`: the server's, or a user's own),
+    styled (the style option's styles, then the --style flag's, in order), then fanned out by
+    --permute and --repeat. Raises PromptError, StyleError, VariantError or ValueError."""
+    request = build_request(prompt, options, defaults or settings.defaults)
+    flags = job_flags(prompt)
+    request = with_styles(request, book.find_all([*split_style_names(style), *flags.styles]))
+    return fan_out(
+        request,
+        Wildcards.of(settings.variants.wildcards_dir),
+        permute=flags.permute,
+        repeat=flags.repeat,
+        max_jobs=settings.variants.max_jobs,
+    )
+
+
 class Imagine(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
@@ -86,6 +118,7 @@ class Imagine(commands.Cog):
         cfg="How closely to follow the prompt (CFG scale)",
         sampler="Sampler, as in the web UI (Euler a, DPM++ 2M Karras, ...)",
         model="Model to use (default: the active one)",
+        style="Styles to apply, in order (several: separated by commas); --style works too",
     )
     @app_commands.choices(aspect=[app_commands.Choice(name=a, value=a) for a in ASPECTS])
     async def imagine(
@@ -100,6 +133,7 @@ class Imagine(commands.Cog):
         cfg: app_commands.Range[float, 0.0, 30.0] | None = None,
         sampler: str | None = None,
         model: str | None = None,
+        style: str | None = None,
     ) -> None:
         # Read first: the user's settings say whether the answer is for them alone (results by DM).
         prefs = await load_prefs(self.bot.service, interaction.user.id)
@@ -116,20 +150,41 @@ class Imagine(commands.Cog):
             model=model,
         )
         try:
+            book = await style_book(self.bot, interaction.guild_id)
             defaults = user_defaults(prefs, self.bot.settings.defaults)
-            request = build_request(styled_prompt(prompt, prefs.style), options, defaults)
-        except (PromptError, ValueError) as exc:
+            # the user's own style (/settings) when the command gives none and the style still exists
+            own = prefs.style if prefs.style and prefs.style in book else None
+            text = prompt if style else styled_prompt(prompt, own)
+            requests = plan_jobs(text, options, style, book, self.bot.settings, defaults=defaults)
+        except (PromptError, StyleError, VariantError, ValueError) as exc:
             await fail(interaction, message_for(exc))
             return
         if options.model is None:
-            request = with_model(request, prefs, self.bot.service.model_names())
-        await submit.submit(interaction, request)
+            names = self.bot.service.model_names()
+            requests = [with_model(request, prefs, names) for request in requests]
+        await fanout.submit_all(interaction, requests)
 
     @imagine.autocomplete("sampler")
     async def sampler_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return matching(current, SAMPLER_NAMES)
+
+    @imagine.autocomplete("style")
+    async def style_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        # Several styles: complete the last name after a comma, keeping the ones before it.
+        *before, typing = current.split(",")
+        names = (await style_book(self.bot, interaction.guild_id)).names()
+        prefix = ", ".join(n.strip() for n in before if n.strip())
+        choices = matching(typing, names)
+        if not prefix:
+            return choices
+        return [
+            app_commands.Choice(name=f"{prefix}, {c.value}"[:100], value=f"{prefix}, {c.value}"[:100])
+            for c in choices
+        ]
 
     @imagine.autocomplete("model")
     async def model_autocomplete(

@@ -1,4 +1,5 @@
-"""/show re-posts a past job with working buttons; /info shows a user's quota, jobs and the queue."""
+"""/show re-posts a past job with working buttons; /info shows a user's quota, jobs and the queue (or
+with `image:`, the parameters an image carries: bot.cogs.pnginfo)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from discord.ext import commands
 
 from bot.autocomplete import job_choices
 from bot.checks import is_admin
+from bot.cogs import pnginfo
 from bot.replies import defer, fail, reply
 from bot.safety import wants_spoiler
 from bot.submit import owner_of
@@ -63,8 +65,12 @@ class Show(commands.Cog):
         return job_choices(current, await self.bot.service.user_jobs(interaction.user.id, limit=25))
 
     @app_commands.command(description="Your GPU time left, your jobs, the model and the queue")
-    async def info(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(image="An image to read the parameters of (any tool's), instead")
+    async def info(self, interaction: discord.Interaction, image: discord.Attachment | None = None) -> None:
         await defer(interaction, ephemeral=True)
+        if image is not None:
+            await pnginfo.answer(self.bot, interaction, [image])
+            return
         service = self.bot.service
         quota = await service.quota_status(owner_of(interaction))
         recent = await service.user_jobs(interaction.user.id, limit=5)

@@ -49,6 +49,10 @@ FLAG_VALUES = {
     "model": "a model name",
     "clipskip": "a whole number from 1 to 12, like 2",
     "vae": 'a VAE name, "None" (the model\'s own) or "Automatic"',
+    # the job flags (issue 12): styles, permutations, repeats
+    "style": "one or more style names, like --style cinematic, film noir",
+    "permute": "no value (or on/off)",
+    "repeat": "a number of jobs like 3",
 }
 
 
@@ -201,6 +205,105 @@ def _upscale_too_large(f: Mapping[str, Any]) -> str:
         f"Upscaling {f['width']}x{f['height']} by {_n(f['factor'])} makes {f['out_width']}x{f['out_height']} "
         f"({f['pixels']:,} pixels), over this server's limit of {f['max']:,}; {fix}."
     )
+
+
+# -- styles, variants and other tools' parameters (issue 12) -------------------------------------
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _unknown_style(f: Mapping[str, Any]) -> str:
+    if f["suggested"]:
+        hint = f"; did you mean {_names(f['suggested'])}?"
+    elif f["count"]:
+        hint = "; the style option of /imagine lists them."
+    else:
+        hint = "; there are no styles yet (admins add them with /style add)."
+    return f"There is no style called {f['name']!r}{hint}"
+
+
+def _unknown_wildcard(f: Mapping[str, Any]) -> str:
+    if f["suggested"]:
+        hint = f"; did you mean {_names(['__' + n + '__' for n in f['suggested']])}?"
+    elif f["count"]:
+        hint = f" among the {f['count']} wildcard files."
+    else:
+        hint = "; there are no wildcard files (admins put them in the wildcards folder)."
+    return f"There is no wildcard file for __{f['name']}__{hint}"
+
+
+def _variants_syntax(f: Mapping[str, Any]) -> str:
+    near = f" near “{f['excerpt']}”" if f.get("excerpt") else ""
+    return (
+        f"The prompt's {{a|b}} variants do not read{near}: every {{ needs its }}, with the options "
+        "separated by |, like {red|green|blue}."
+    )
+
+
+def _too_many_jobs(f: Mapping[str, Any]) -> str:
+    combos, counted = f["combinations"], f["counted"]
+    if f["repeat"] > 1:
+        made = (
+            f"{combos} combinations x {f['repeat']} repeats = {f['jobs']} jobs"
+            if combos is not None
+            else f"more than {counted} combinations x {f['repeat']} repeats"
+        )
+    else:
+        made = f"{combos} jobs" if combos is not None else f"more than {counted} jobs"
+    return (
+        f"This prompt would make {made}; one prompt may make at most {f['max']}. "
+        "Use fewer {a|b} options or a smaller --repeat."
+    )
+
+
+STYLE_AND_VARIANT_PROBLEMS: dict[str, Template] = {
+    "style.unknown": _unknown_style,
+    "style.bad_name": (
+        "A style's name needs 1 to {max} characters and no comma (--style takes names separated by "
+        "commas), not {name!r}."
+    ),
+    "style.empty": "The style {name!r} needs a prompt or a negative prompt.",
+    "style.too_long": lambda f: (
+        f"The style's {'negative prompt' if f['which'] == 'negative_prompt' else 'prompt'} is "
+        f"{f['length']:,} characters long; the limit is {f['max']:,}."
+    ),
+    "style.bad_csv": lambda f: (
+        "That is not a styles.csv: it needs a header row with the columns name, prompt and "
+        "negative_prompt" + (f" (it has {', '.join(f['columns'])})." if f["columns"] else ".")
+    ),
+    "variants.syntax": _variants_syntax,
+    "variants.unknown_wildcard": _unknown_wildcard,
+    "variants.prompt_too_long": (
+        "With its variants drawn, the prompt is {length:,} characters long; shorten it (or the "
+        "wildcard lines) to {max:,} characters or fewer."
+    ),
+    "variants.repeat_out_of_range": "--{flag} needs a number of jobs from 1 to {max}, not {value}.",
+    "variants.too_many_jobs": _too_many_jobs,
+    # reading another tool's image (generation.images.reading): refusals, then what was changed
+    "reading.not_an_image": "That attachment is not an image I can read (use PNG, JPEG or WebP).",
+    "reading.too_many_pixels": "The image is {width}x{height}; that is too large to read.",
+    "reading.model_missing": lambda f: (
+        f"There is no model {f['given']!r} here; "
+        + (f"the active model `{f['used']}` makes it instead." if f["used"] else "the active model makes it.")
+    ),
+    "reading.model_mapped": "There is no model {given!r} here; `{used}` is the closest.",
+    "reading.sampler_mapped": "The sampler {given!r} is not here; {used} is the closest.",
+    "reading.sampler_unknown": "The sampler {given!r} is not here; the default, {used}, is used.",
+    "reading.size_changed": lambda f: (
+        f"The size {f['given'][0]}x{f['given'][1]} is beyond this server's limits; "
+        f"{f['used'][0]}x{f['used'][1]} keeps its shape."
+    ),
+    "reading.steps_changed": "{given} steps is beyond this server's limits; {used} are used.",
+    "reading.cfg_changed": lambda f: (
+        f"CFG scale {_n(f['given'])} is beyond this server's limits; {_n(f['used'])} is used."
+    ),
+    "reading.seed_changed": "The seed {given} is beyond the web UI's range; {used} is used.",
+    "reading.made_from_an_image": (
+        "The image was made from another image ({mode}); this makes it again from the prompt alone."
+    ),
+}
 
 
 def _clip(text: str, length: int = 40) -> str:
@@ -613,6 +716,7 @@ PROBLEMS: dict[str, Template] = {
     WorkerProblem.NOT_SAVED: "The images could not be saved: {detail}. Try again.",
     WorkerProblem.INTERNAL: "Something went wrong on our side; the error was logged.",
     LEGACY_ERROR: "{text}",  # an error stored as text by an older version
+    **STYLE_AND_VARIANT_PROBLEMS,
 }
 
 UNKNOWN_PROBLEM = "Something went wrong on our side; the error was logged."
@@ -1082,3 +1186,118 @@ def web_prompt_too_long(limit: int) -> str:
 
 def web_queued(job_id: str) -> str:
     return f"Your edit is queued as job {job_id}. The result will appear in Discord; you can close this page."
+
+
+# -- /style, several jobs from one prompt (issue 12) -------------------------------------------------
+
+MAX_STYLES_LISTED = 25
+STYLE_PROMPT_SHOWN = 70
+
+
+def _style_line(style: Any) -> str:
+    parts = [f"`{style.name}`"]
+    if style.prompt:
+        parts.append(short_prompt(style.prompt, STYLE_PROMPT_SHOWN))
+    if style.negative_prompt:
+        parts.append(f"(not: {short_prompt(style.negative_prompt, STYLE_PROMPT_SHOWN // 2)})")
+    return "- " + " ".join(parts)
+
+
+def style_added(style: Any, replaced: bool) -> str:
+    done = "replaced" if replaced else "added"
+    return f"Style `{style.name}` {done}; use it with `--style {style.name}`.\n{_style_line(style)}"
+
+
+def style_removed(name: str) -> str:
+    return f"Style `{name}` removed."
+
+
+def style_not_on_server(name: str) -> str:
+    return f"This server has no style called {name!r} of its own (/style list shows them)."
+
+
+def too_many_styles(limit: int) -> str:
+    return f"This server has {limit} styles, the most it can keep; remove one first."
+
+
+def styles_file_too_big(size: int, limit: int) -> str:
+    return f"That file is {size / 1e6:.1f} MB; a styles.csv over {limit // 10**6} MB is not read."
+
+
+def styles_imported(added: int, replaced: int, skipped: Sequence[str]) -> str:
+    line = f"Imported the styles: {added} added, {replaced} replaced."
+    if skipped:
+        names = ", ".join(f"`{n[:40]}`" for n in skipped[:10]) + (" ..." if len(skipped) > 10 else "")
+        line += f" {len(skipped)} skipped (a comma in the name, empty, too long, or no room): {names}"
+    return line
+
+
+def style_list(own: Sequence[Any], everywhere: Sequence[Any]) -> str:
+    def block(title: str, styles: Sequence[Any]) -> list[str]:
+        lines = [title + (f" ({len(styles)})" if styles else ": none")]
+        lines += [_style_line(s) for s in sorted(styles, key=lambda s: s.name.casefold())[:MAX_STYLES_LISTED]]
+        if len(styles) > MAX_STYLES_LISTED:
+            lines.append(f"... and {len(styles) - MAX_STYLES_LISTED} more")
+        return lines
+
+    lines = block("**This server's styles**", own) + block("**Every server's (config)**", everywhere)
+    return "\n".join(lines)
+
+
+def no_room_for_jobs(jobs: int, room: int, limit: int) -> str:
+    return (
+        f"This prompt makes {jobs} jobs, but you can queue {room} more now (the most one person can "
+        f"have waiting is {limit}). Wait for some to start, or make fewer."
+    )
+
+
+def another_job_queued(request: GenerationRequest, user_id: int, number: int, total: int) -> str:
+    """The message of a further job from one prompt, until delivery shows its place."""
+    return f"{headline(request, user_id)}\nQueued ({number} of {total})"
+
+
+# -- /info image and "Show parameters": another tool's parameters (issue 12) -------------------------
+
+SHOW_PARAMETERS_COMMAND = "Show parameters"  # the message command's name, as Discord lists it
+IMAGINE_WITH_THESE_LABEL = "Imagine with these"
+IMAGINE_COMMAND_TITLE = "To make it here: /imagine"
+NO_IMAGE_TO_READ = "There is no image here to read (attach a PNG, JPEG or WebP)."
+PARAMETERS_GONE = "This message no longer carries the parameters; read the image again."
+CANNOT_IMAGINE_THIS_TEXT = (
+    "This prompt cannot be queued as it is here (part of it reads as --flags, or it is too long); "
+    "copy it into /imagine and adjust it."
+)
+PROMPT_SHOWN = 700
+NEGATIVE_SHOWN = 300
+
+
+def no_parameters(filename: str) -> str:
+    return (
+        f"`{short_prompt(filename, 80)}` carries no generation parameters that I can read (no tool's "
+        "metadata, or it was removed, as re-saving and most image hosts do)."
+    )
+
+
+def image_parameters(found: Any, filename: str, notes: Sequence[str], blocked: str | None) -> str:
+    """The parameters read from an image (generation.images.reading.ImageParameters), what changes
+    here, and why the button is missing when it is."""
+    lines = [f"**Parameters written by {found.tool}** in `{short_prompt(filename, 80)}`"]
+    lines.append(f"**Prompt:** {short_prompt(found.prompt, PROMPT_SHOWN)}")
+    if found.negative_prompt:
+        lines.append(f"**Negative:** {short_prompt(found.negative_prompt, NEGATIVE_SHOWN)}")
+    items = [
+        ("Steps", found.steps),
+        ("Sampler", found.sampler),
+        ("CFG", None if found.cfg_scale is None else _n(found.cfg_scale)),
+        ("Seed", found.seed),
+        ("Size", f"{found.width}x{found.height}" if found.width and found.height else None),
+        ("Model", found.model and short_prompt(found.model, 80)),
+        ("Model hash", found.model_hash),
+    ]
+    lines.append(" · ".join(f"{key} `{value}`" for key, value in items if value is not None))
+    if notes:
+        lines.append("**Here:**")
+        lines += [f"- {note}" for note in notes]
+    if blocked:
+        lines.append(blocked)
+    return "\n".join(lines)

@@ -200,12 +200,16 @@ def run(args: argparse.Namespace) -> dict:
     from generation.models.assets import AssetLibrary
     from generation.pipelines.engine import generate_result
     from generation.requests.validation import validate
+    from generation.requests.wildcards import Wildcards, with_image_prompts
 
     settings = load_settings(getattr(args, "config", None))
     job = request_from_args(args, settings)
     for note in job.notes:
         print(f"note: {problem_line(note)}", file=sys.stderr)
     request = validate(job.request, settings).resolve_seed()
+    # each image's {a|b} / __wildcard__ variant, drawn from its seed as the bot draws it
+    wildcards = Wildcards.of(settings.variants.wildcards_dir)
+    request = with_image_prompts(request, wildcards, max_length=settings.limits.max_prompt_length)
     timings: dict[str, float] = {}
 
     started = time.perf_counter()

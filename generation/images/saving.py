@@ -53,20 +53,26 @@ def encode_images(
     hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
     applied: Applied | None = None,
 ) -> EncodedImages:
-    """A job's images as PNG bytes, image i (made with seed + i) carrying its own A1111 parameters
-    (with the add-ons the job `applied`), and the grid carrying the first seed's."""
+    """A job's images as PNG bytes, image i (made with seed + i and its own prompt) carrying its own
+    A1111 parameters (with the add-ons the job `applied`), and the grid carrying the first image's."""
     if not images:
         raise ValueError("a job's result needs at least one image")
     if request.seed == RANDOM_SEED:
         raise ValueError("resolve the request's seed before encoding its images")
     seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(len(images))]
     options = {"hires_upscaler": hires_upscaler, "applied": applied}
-    pngs = [
-        png_bytes(image, format_parameters(request, seed, model_name, model_hash, **options))
-        for image, seed in zip(images, seeds, strict=True)
+    texts = [
+        format_parameters(
+            request.replace(prompt=request.prompt_for(i), image_prompts=()),  # the prompt it was made with
+            seed,
+            model_name,
+            model_hash,
+            **options,
+        )
+        for i, seed in enumerate(seeds)
     ]
-    text = format_parameters(request, seeds[0], model_name, model_hash, **options)
-    return EncodedImages(pngs, seeds, png_bytes(make_grid(list(images)), text))
+    pngs = [png_bytes(image, text) for image, text in zip(images, texts, strict=True)]
+    return EncodedImages(pngs, seeds, png_bytes(make_grid(list(images)), texts[0]))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -95,8 +101,8 @@ def save_job_images(
     hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
     applied: Applied | None = None,
 ) -> SavedImages:
-    """Write `<outputs_dir>/<job_id>/<index>.png` per image (image i made with seed + i, in its
-    own parameters) and then `grid.png` (with the first seed), each atomically."""
+    """Write `<outputs_dir>/<job_id>/<index>.png` per image (image i made with seed + i and its own
+    prompt, in its own parameters) and then `grid.png` (with the first image's), each atomically."""
     if not job_id or "/" in job_id or "\\" in job_id or job_id in (".", ".."):
         raise ValueError(f"a job id must be a plain file name, not {job_id!r}")
     encoded = encode_images(

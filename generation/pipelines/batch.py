@@ -28,8 +28,8 @@ class Batch:
         for request in requests:
             n = count or request.count
             batch.layout.append((len(batch.seeds), n))
-            for seed, variation in image_seeds(request, n):
-                batch.prompts.append(request.prompt)
+            for i, (seed, variation) in enumerate(image_seeds(request, n)):
+                batch.prompts.append(request.prompt_for(i))  # its own variant, if it has one
                 batch.negatives.append(request.negative_prompt)
                 batch.seeds.append(seed)
                 batch.variations.append(variation)

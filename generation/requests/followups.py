@@ -27,6 +27,7 @@ __all__ = [
     "output_size",
     "pan_of",
     "pan_of_image",
+    "prompt_of_image",
     "region_of",
     "region_of_image",
     "reroll_of",
@@ -234,16 +235,25 @@ def image_of(job: PastJob, index: int) -> MadeImage:
 
 
 def upscale_of_image(job: PastJob, index: int, settings: Settings) -> GenerationRequest:
-    """Upscale the job's image `index`, with that image's own seed."""
+    """Upscale the job's image `index`, with that image's own seed (and prompt)."""
     image = image_of(job, index)
-    return upscale_of(job.request, image.key, image.seed, settings)
+    return upscale_of(prompt_of_image(job.request, index), image.key, image.seed, settings)
 
 
 def variation_of_image(
     job: PastJob, index: int, settings: Settings, *, strength: float | None = None, count: int | None = None
 ) -> GenerationRequest:
     """img2img of the job's image `index`: a new set of variations with new seeds."""
-    return variation_of(job.request, image_of(job, index).key, settings, strength=strength, count=count)
+    source = image_of(job, index).key
+    return variation_of(prompt_of_image(job.request, index), source, settings, strength=strength, count=count)
+
+
+def prompt_of_image(request: GenerationRequest, index: int) -> GenerationRequest:
+    """The request with image `index`'s own prompt (its resolved variant) as the prompt: what a
+    follow-up of that image keeps."""
+    if not request.image_prompts:
+        return request
+    return request.replace(prompt=request.prompt_for(index), image_prompts=())
 
 
 def region_of_image(
@@ -281,5 +291,5 @@ def pan_of_image(job: PastJob, index: int, direction: Pan | str, settings: Setti
 
 
 def reroll_of(request: GenerationRequest) -> GenerationRequest:
-    """The same request with a new random seed."""
-    return request.replace(seed=RANDOM_SEED)
+    """The same request with a new random seed (its variants are drawn again from the new seeds)."""
+    return request.replace(seed=RANDOM_SEED, image_prompts=())

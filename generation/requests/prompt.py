@@ -54,10 +54,11 @@ from generation.requests.numbers import (
 from generation.requests.request import RANDOM_SEED, GenerationRequest, HiresFix, Mode, Variation
 from generation.requests.samplers import UnknownSampler, canonical_sampler
 from generation.requests.sizes import ratio_size
+from generation.requests.styles import split_style_names
 from generation.requests.validation import unknown_sampler_fields
 from generation.settings import DefaultSettings
 
-__all__ = ["FLAGS", "PromptError", "flag_spellings", "format_flags", "parse_prompt"]
+__all__ = ["FLAGS", "JobFlags", "PromptError", "flag_spellings", "format_flags", "job_flags", "parse_prompt"]
 
 DEFAULT_HIRES_SCALE = 2.0
 DEFAULT_VARIATION_STRENGTH = Variation.__dataclass_fields__["strength"].default
@@ -109,6 +110,11 @@ _FLAG_LIST = (
     _Flag("model", "text"),
     _Flag("clipskip", "int"),  # the web UI's "Clip skip"
     _Flag("vae", "text"),  # takes all of its value, like --model
+    # The flags that shape the jobs a prompt makes rather than one request: parse_prompt checks
+    # them and leaves them to the caller, who reads them with `job_flags`.
+    _Flag("style", "text"),
+    _Flag("permute", "switch"),
+    _Flag("repeat", "int"),
 )
 FLAGS: dict[str, _Flag] = {flag.name: flag for flag in _FLAG_LIST}
 _ALIASES = {"aspect": "ar", "width": "w", "height": "h", "count": "n", "clip-skip": "clipskip"}
@@ -502,3 +508,33 @@ def format_flags(request: GenerationRequest, defaults: DefaultSettings) -> str:
     if request.negative_prompt != defaults.negative_prompt:
         parts.append(_text_flag("no", request.negative_prompt))
     return " ".join(parts)
+
+
+# -- the flags that make jobs ----------------------------------------------------------------
+
+JOB_FLAGS = ("style", "permute", "repeat")
+
+
+@dataclass(frozen=True)
+class JobFlags:
+    """`--style a, b` (styles applied in order), `--permute` (each combination of the prompt's
+    {a|b} variants a job) and `--repeat N` (N jobs with fresh seeds), as typed."""
+
+    styles: tuple[str, ...] = ()
+    permute: bool = False
+    repeat: int = 1
+
+
+def job_flags(text: str) -> JobFlags:
+    """The job flags of a prompt text (parse_prompt checks their syntax the same way and ignores
+    them); raises PromptError like parse_prompt."""
+    values: dict[str, object] = {}
+    for token in _scan(text)[1]:
+        flag = FLAGS.get(_ALIASES.get(token.name, token.name))
+        if flag is not None and flag.name in JOB_FLAGS and flag.name not in values:
+            values[flag.name] = _parse_value(flag, token)
+    return JobFlags(
+        styles=tuple(split_style_names(str(values.get("style") or ""))),
+        permute=bool(values.get("permute", False)),
+        repeat=int(values.get("repeat", 1)),  # type: ignore[call-overload]
+    )

@@ -102,6 +102,10 @@ class GenerationRequest:
     # .vae.safetensors beside the checkpoint). None: the checkpoint's entry in models.vae, else Automatic.
     vae: str | None = None
     extra: tuple[tuple[str, str], ...] = field(default=())  # reserved for forward-compatible options
+    # Image i's own prompt, when `prompt` has variants ({red|blue}, __wildcards__) that each image
+    # resolves from its own seed (generation.requests.wildcards); empty: every image uses `prompt`.
+    # Not in batch_key(): images with different prompts share a pipeline call.
+    image_prompts: tuple[str, ...] = field(default=())
 
     # -- derived values ------------------------------------------------------------------
 
@@ -111,6 +115,12 @@ class GenerationRequest:
         if self.seed == RANDOM_SEED:
             raise ValueError("resolve the seed before asking for per-image seeds")
         return [(self.seed + i) % (MAX_SEED + 1) for i in range(self.count)]
+
+    def prompt_for(self, index: int) -> str:
+        """The prompt image `index` is made with: its resolved variant, else `prompt`."""
+        if len(self.image_prompts) == self.count and 0 <= index < self.count:
+            return self.image_prompts[index]
+        return self.prompt
 
     @property
     def size(self) -> tuple[int, int]:
@@ -172,6 +182,7 @@ class GenerationRequest:
         data["extra"] = tuple(tuple(pair) for pair in data.get("extra", ()))
         if data.get("edit") is not None:
             data["edit"] = edit_from_dict(data["edit"])
+        data["image_prompts"] = tuple(data.get("image_prompts", ()))
         return cls(**data)
 
 

@@ -167,7 +167,10 @@ class FakeRunner:
             return [
                 Image.frombytes("RGB", size, random.randbytes(size[0] * size[1] * 3)) for _ in range(count)
             ]
-        return [Image.new("RGB", size, _colour(request.prompt, seed)) for seed in request.seeds[:count]]
+        return [
+            Image.new("RGB", size, _colour(request.prompt_for(i), seed))
+            for i, seed in enumerate(request.seeds[:count])
+        ]
 
 
 class Slowed:

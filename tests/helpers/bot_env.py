@@ -152,15 +152,19 @@ async def bot_running(
     server_options: dict[str, Any] | None = None,
     daily_seconds: float = 0.0,
     defaults: dict[str, Any] | None = None,
+    configure: Callable[[Settings], Settings] | None = None,
     **discord_settings: Any,
 ):
     """A started server, service and bot (see the module docstring); torn down on exit.
-    `defaults`: changes to the generation defaults (e.g. a larger default size)."""
+    `defaults`: changes to the generation defaults (e.g. a larger default size); `configure` changes
+    the settings (e.g. `lambda s: s.replace(queue=...)`)."""
     saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     async with LocalDiscord(**(server_options or {})) as server:
         settings = make_settings(tmp, models_dir or tmp / "models", daily_seconds=daily_seconds)
         if defaults:
             settings = settings.replace(defaults=dataclasses.replace(settings.defaults, **defaults))
+        if configure is not None:
+            settings = configure(settings)
         env = BotEnv(
             server,
             settings,

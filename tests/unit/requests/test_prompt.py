@@ -327,7 +327,7 @@ def test_an_unknown_flag_lists_every_flag_and_alias():
     assert info.value.fields["flags"] == flag_spellings()
     assert flag_spellings()[:3] == [["ar", "aspect"], ["w", "width"], ["h", "height"]]
     assert [names[0] for names in flag_spellings()] == list(FLAGS)
-    assert describe(info.value).endswith("--vseed, --vstrength, --model, --clipskip/--clip-skip, --vae")
+    assert describe(info.value).endswith("--clipskip/--clip-skip, --vae, --style, --permute, --repeat")
 
 
 def test_base_keeps_what_is_not_given():
