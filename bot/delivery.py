@@ -27,6 +27,7 @@ import discord
 
 from bot.meta import DeliveryMeta
 from bot.ui import text
+from bot.ui.fit import fitted
 from bot.ui.uploads import UPLOAD_MARGIN, Upload, result_upload
 from bot.ui.views import progress_view, result_view
 from generation.jobs.events import JobEvent
@@ -226,7 +227,7 @@ class JobMessage:
         target = self.target
         assert target is not None
         files = [u.file() for u in uploads]
-        kwargs: dict[str, Any] = {"content": content, "attachments": files, "view": view}
+        kwargs = fitted(content, attachments=files, view=view)
         if self.interaction is not None:
             return await self.interaction.edit_original_response(**kwargs)
         if target.message_id is None or target.application_id is None:
@@ -246,25 +247,27 @@ class JobMessage:
             if final:
                 # A new message, so the user is notified; the old one points to it.
                 message = await channel.send(
-                    text.with_mention(content, target.user_id),
-                    files=[u.file() for u in uploads],
-                    view=view or discord.utils.MISSING,
-                    allowed_mentions=discord.AllowedMentions(users=[discord.Object(target.user_id)]),
+                    **fitted(
+                        text.with_mention(content, target.user_id),
+                        files=[u.file() for u in uploads],
+                        view=view or discord.utils.MISSING,
+                        allowed_mentions=discord.AllowedMentions(users=[discord.Object(target.user_id)]),
+                    )
                 )
                 if target.message_id is not None:
                     with contextlib.suppress(discord.HTTPException):
                         await channel.get_partial_message(target.message_id).edit(
-                            content=text.finished_elsewhere(content, message.jump_url),
-                            attachments=[],
-                            view=None,
+                            **fitted(
+                                text.finished_elsewhere(content, message.jump_url), attachments=[], view=None
+                            )
                         )
                 return message
             if target.message_id is not None:
                 return await channel.get_partial_message(target.message_id).edit(
-                    content=content, attachments=[u.file() for u in uploads], view=view
+                    **fitted(content, attachments=[u.file() for u in uploads], view=view)
                 )
             message = await channel.send(
-                content, files=[u.file() for u in uploads], view=view or discord.utils.MISSING
+                **fitted(content, files=[u.file() for u in uploads], view=view or discord.utils.MISSING)
             )
             await self._remember_message(message.id)
             return message

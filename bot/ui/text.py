@@ -26,6 +26,40 @@ if TYPE_CHECKING:
 
 Template = str | Callable[[Mapping[str, Any]], str]
 
+# -- quoting what users typed ------------------------------------------------------------------
+# Users' text reaches messages only through these: whitespace collapsed, markdown and mentions
+# escaped, and cut short, so an echo can neither format nor ping nor push a reply over Discord's
+# 2,000 characters (bot.ui.fit is the last guard).
+
+MAX_QUOTED = 60  # characters of a user's value shown in a message about it
+_ESCAPED = str.maketrans({c: "\\" + c for c in "\\*_~`|[]<>"})
+
+
+def _escaped(value: object) -> str:
+    text = " ".join(str(value).split()).translate(_ESCAPED)
+    return text.replace("@everyone", "@\u200beveryone").replace("@here", "@\u200bhere")
+
+
+def excerpt(value: object, limit: int = MAX_QUOTED) -> str:
+    """What the user typed, safe to show: one line, markdown and mentions escaped, at most
+    `limit` characters (cut with "…")."""
+    text = _escaped(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quoted(value: object, limit: int = MAX_QUOTED) -> str:
+    """`excerpt` in quotes, with the length of what was cut: 'abc…' (2,500 characters)."""
+    shown = f"'{excerpt(value, limit)}'"
+    length = getattr(value, "full_length", len(str(value)))
+    return shown if len(_escaped(value)) <= limit else f"{shown} ({length:,} characters)"
+
+
+def code(value: object, limit: int = MAX_QUOTED) -> str:
+    """A typed id or name as inline code (markdown and mentions do not work inside one)."""
+    text = " ".join(str(value).split()).replace("`", "'")
+    return f"`{text if len(text) <= limit else text[: limit - 1] + '…'}`"
+
+
 # What each prompt flag takes, as its "needs ..." message says (`generation.requests.prompt.FLAGS`).
 FLAG_VALUES = {
     "ar": "a ratio like 16:9",
@@ -51,28 +85,28 @@ FLAG_VALUES = {
 def _bad_value(f: Mapping[str, Any]) -> str:
     flag, value = f["flag"], f["value"]
     if f["kind"] == "switch":
-        return f"--{flag} takes {FLAG_VALUES[flag]}, got {value!r}"
-    return f"--{flag} needs {FLAG_VALUES[flag]}" + (f", got {value!r}" if value else "")
+        return f"--{flag} takes {FLAG_VALUES[flag]}, got {quoted(value)}"
+    return f"--{flag} needs {FLAG_VALUES[flag]}" + (f", got {quoted(value)}" if value else "")
 
 
 def _unknown_flag(f: Mapping[str, Any]) -> str:
     hint = f" (did you mean --{f['suggested']}?)" if f["suggested"] else ""
     flags = ", ".join("/".join(f"--{name}" for name in names) for names in f["flags"])
-    return f"unknown flag {f['typed']}{hint}; flags are {flags}"
+    return f"unknown flag {excerpt(f['typed'], 40)}{hint}; flags are {flags}"
 
 
 def _flag_twice(f: Mapping[str, Any]) -> str:
-    spellings = f" (as {f['typed'][0]} and {f['typed'][1]})" if f["typed"] else ""
+    spellings = f" (as {excerpt(f['typed'][0])} and {excerpt(f['typed'][1])})" if f["typed"] else ""
     return f"--{f['flag']} is given twice{spellings}; give each flag once"
 
 
 def _unknown_sampler(f: Mapping[str, Any]) -> str:
     """`unknown sampler 'x' (why); the samplers are: ...`, as both sampler problems begin."""
     if f["schedule"]:
-        why = f" (schedule type {f['schedule']!r} is not supported: use Karras or Automatic)"
+        why = f" (schedule type {quoted(f['schedule'])} is not supported: use Karras or Automatic)"
     else:
         why = "" if f["name"].strip() else " (empty name)"
-    return f"unknown sampler {f['name']!r}{why}; the samplers are: {', '.join(f['samplers'])}"
+    return f"unknown sampler {quoted(f['name'])}{why}; the samplers are: {', '.join(f['samplers'])}"
 
 
 def _capitalised(text: str) -> str:
@@ -101,8 +135,6 @@ def _upscale_too_large(f: Mapping[str, Any]) -> str:
         f"Upscaling {f['width']}x{f['height']} by {_n(f['factor'])} makes {f['out_width']}x{f['out_height']} "
         f"({f['pixels']:,} pixels), over this server's limit of {f['max']:,}; {fix}."
     )
-
-
 
 
 def _clip(text: str, length: int = 40) -> str:
@@ -175,27 +207,31 @@ def _quota_exceeded(f: Mapping[str, Any]) -> str:
 
 
 def _unknown_model(f: Mapping[str, Any]) -> str:
-    return f"There is no model called {f['model']}; the models are: {', '.join(f['names']) or 'none'}."
+    return (
+        f"There is no model called {excerpt(f['model'])}; the models are: {', '.join(f['names']) or 'none'}."
+    )
 
 
 def _switch_failed(f: Mapping[str, Any]) -> str:
     kept = f"; {f['kept']} stays active" if f.get("kept") else ""
-    return f"Could not switch to {f['model']}: {f['detail']}{kept}."
+    return f"Could not switch to {excerpt(f['model'])}: {f['detail']}{kept}."
 
 
 PROBLEMS: dict[str, Template] = {
     # -- requests: prompt flags and validation ---------------------------------------------------
     "prompt.bad_value": _bad_value,
-    "prompt.text_after_value": (
-        "unexpected text {text!r} after --{flag} {value}: --{flag} takes one value, and the prompt goes "
-        "before the first flag"
+    "prompt.text_after_value": lambda f: (
+        f"unexpected text {quoted(f['text'])} after --{f['flag']} {excerpt(f['value'], 30)}: --{f['flag']} "
+        "takes one value, and the prompt goes before the first flag"
     ),
     "prompt.unknown_flag": _unknown_flag,
     "prompt.flag_twice": _flag_twice,
     "prompt.ratio_with_both_sides": (
         "--{flag} cannot be used with both --w and --h; give --{flag} with one of them, or neither"
     ),
-    "prompt.ratio_not_positive": "--{flag} needs two numbers above 0, like 16:9, got {value!r}",
+    "prompt.ratio_not_positive": lambda f: (
+        f"--{f['flag']} needs two numbers above 0, like 16:9, got {quoted(f['value'])}"
+    ),
     "prompt.variation_strength_without_seed": (
         "--{flag} needs --{needs} too: the seed to vary towards, like --{needs} 1234"
     ),
@@ -300,6 +336,31 @@ PROBLEMS: dict[str, Template] = {
 }
 
 UNKNOWN_PROBLEM = "Something went wrong on our side; the error was logged."
+ANSWERED_PRIVATELY = "Answered privately."  # the public note while a private answer is sent
+
+
+MAX_FIELD_TEXT = 300  # a problem's text fields as worded: details and names, never a whole input
+
+
+class _Cut(str):
+    """A field's text cut short; `quoted` still tells how long it was."""
+
+    full_length: int
+
+
+def _bounded(value: Any) -> Any:
+    """A field's value with its text cut short (lists and dicts too); numbers stay numbers."""
+    if isinstance(value, str):
+        if len(value) <= MAX_FIELD_TEXT:
+            return value
+        cut = _Cut(value[: MAX_FIELD_TEXT - 1] + "…")
+        cut.full_length = len(value)
+        return cut
+    if isinstance(value, list | tuple):
+        return [_bounded(v) for v in value[:100]]
+    if isinstance(value, dict):
+        return {k: _bounded(v) for k, v in value.items()}
+    return value
 
 
 def describe(problem: Problem) -> str:
@@ -307,9 +368,10 @@ def describe(problem: Problem) -> str:
     template = PROBLEMS.get(problem.code)
     if template is None:
         return UNKNOWN_PROBLEM
+    fields = {key: _bounded(value) for key, value in problem.fields.items()}
     if callable(template):
-        return template(problem.fields)
-    return template.format_map(problem.fields)
+        return template(fields)
+    return template.format_map(fields)
 
 
 def message_for(error: Exception) -> str:
@@ -324,9 +386,7 @@ MAX_PROMPT_SHOWN = 300  # a message holds 2000 characters; the prompt is only a 
 
 
 def short_prompt(prompt: str, limit: int = MAX_PROMPT_SHOWN) -> str:
-    prompt = " ".join(prompt.split()) or "(empty prompt)"
-    prompt = prompt.replace("*", "\\*").replace("`", "'")
-    return prompt if len(prompt) <= limit else prompt[: limit - 1] + "…"
+    return excerpt(prompt, limit) or "(empty prompt)"
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -423,7 +483,7 @@ DELETED = "Deleted."
 
 
 def cancelled_job(job_id: str) -> str:
-    return f"Cancelled job `{job_id}`."
+    return f"Cancelled job {code(job_id)}."
 
 
 def already_ended(job: Job) -> str:
@@ -448,7 +508,7 @@ def job_info(job: Job, parameters: str) -> str:
 
 
 def banned_word(word: str) -> str:
-    return f'Your prompt contains "{word}", which is not allowed on this server.'
+    return f'Your prompt contains "{excerpt(word)}", which is not allowed on this server.'
 
 
 # -- /vary -------------------------------------------------------------------------------------------
@@ -468,22 +528,26 @@ def upload_too_big(size: int, limit: int) -> str:
 
 
 def no_job(job_id: str) -> str:
-    return f"There is no job `{job_id}`."
+    return f"There is no job {code(job_id)}."
 
 
 def strength_not_understood(given: str) -> str:
-    return f"Strength must be subtle, strong or a number like 0.5, not {given!r}."
+    return f"Strength must be subtle, strong or a number like 0.5, not {quoted(given)}."
 
 
 def strength_out_of_range(value: float) -> str:
     return f"Strength must be above 0 and at most 1, not {value:g}."
 
 
+def strength_not_finite(given: str) -> str:
+    return f"Strength must be a number above 0 and at most 1; {quoted(given)} is not a finite number."
+
+
 # -- /show and /info ---------------------------------------------------------------------------------
 
 
 def no_job_you_can_see(job_id: str) -> str:
-    return f"There is no job `{job_id}` you can see."
+    return f"There is no job {code(job_id)} you can see."
 
 
 def job_not_done(job: Job, position: int | None) -> str:
@@ -536,7 +600,7 @@ def model_list(names: Sequence[str], active: str | None) -> str:
 
 def model_switch_failed(name: str, reason: Exception) -> str:
     """ModelSwitchError is a Problem; ModelNotFound carries its own sentence."""
-    return f"Could not switch to `{name}`: {message_for(reason)}"
+    return f"Could not switch to {code(name)}: {message_for(reason)}"
 
 
 def model_switched(name: str) -> str:
@@ -569,7 +633,7 @@ def queue_list(waiting: Sequence[Job], paused: bool) -> str:
 
 
 def not_waiting_or_running(job_id: str) -> str:
-    return f"Job `{job_id}` is not waiting or running."
+    return f"Job {code(job_id)} is not waiting or running."
 
 
 QUEUE_PAUSED = "The queue is paused (also across restarts) until `/queue resume`."
@@ -577,20 +641,20 @@ QUEUE_RESUMED = "The queue is running again."
 
 
 def word_banned(word: str) -> str:
-    return f'Prompts containing "{word}" are now refused here.'
+    return f'Prompts containing "{excerpt(word, 100)}" are now refused here.'
 
 
 def word_not_listed(word: str) -> str:
-    return f'"{word}" is not on this server\'s list.'
+    return f'"{excerpt(word)}" is not on this server\'s list.'
 
 
 def word_allowed(word: str) -> str:
-    return f'"{word}" is allowed again.'
+    return f'"{excerpt(word, 100)}" is allowed again.'
 
 
 def banned_words(server: Sequence[str], everywhere: Sequence[str]) -> str:
-    text = "**This server:** " + (", ".join(f"`{w}`" for w in server) or "none")
-    return text + "\n**Everywhere (config):** " + (", ".join(f"`{w}`" for w in everywhere) or "none")
+    text = "**This server:** " + (", ".join(code(w, 100) for w in server) or "none")
+    return text + "\n**Everywhere (config):** " + (", ".join(code(w, 100) for w in everywhere) or "none")
 
 
 def spoilers(enabled: bool) -> str:
