@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.access import Viewer, may_see, visible
 from bot.autocomplete import job_choices, matching
 from bot.checks import is_admin
 from bot.replies import defer, fail, reply
@@ -48,6 +49,10 @@ class Admin(commands.Cog):
         await fail(interaction, text.ADMIN_ONLY)
         return False
 
+    def admin(self, interaction: discord.Interaction) -> bool:
+        """For autocomplete, which `interaction_check` does not guard: non-admins get no choices."""
+        return is_admin(interaction, self.bot.discord_settings)
+
     # -- /sync ------------------------------------------------------------------------------
 
     @app_commands.command(name="sync", description="Register the slash commands with Discord again")
@@ -79,6 +84,8 @@ class Admin(commands.Cog):
     async def model_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
+        if not self.admin(interaction):
+            return []
         return matching(current, self.bot.service.model_names())
 
     # -- /quota -----------------------------------------------------------------------------
@@ -119,10 +126,17 @@ class Admin(commands.Cog):
 
     @queue.command(name="list", description="The jobs waiting, in serving order")
     async def queue_list(self, interaction: discord.Interaction) -> None:
-        await reply(interaction, text.queue_list(self.bot.service.queue(), self.bot.service.paused))
+        viewer = Viewer.of(interaction, self.bot.discord_settings)
+        waiting = self.bot.service.queue()
+        shown = {job.id for job in visible(viewer, waiting)}
+        await reply(interaction, text.queue_list(waiting, self.bot.service.paused, shown))
 
     @queue.command(name="cancel", description="Cancel a waiting or running job")
     async def queue_cancel(self, interaction: discord.Interaction, job: str) -> None:
+        found = await self.bot.service.get_job(job.strip())
+        if found is None or not may_see(Viewer.of(interaction, self.bot.discord_settings), found):
+            await fail(interaction, text.no_job_you_can_see(job.strip()))
+            return
         if await self.bot.service.cancel(job.strip(), by_user=interaction.user.id, admin=True):
             await reply(interaction, text.cancelled_job(job.strip()))
         else:
@@ -132,7 +146,10 @@ class Admin(commands.Cog):
     async def queue_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return job_choices(current, self.bot.service.queue())
+        if not self.admin(interaction):
+            return []
+        viewer = Viewer.of(interaction, self.bot.discord_settings)
+        return job_choices(current, visible(viewer, self.bot.service.queue()))
 
     @queue.command(name="pause", description="Stop starting new jobs (the running one finishes)")
     async def queue_pause(self, interaction: discord.Interaction) -> None:
@@ -174,6 +191,8 @@ class Admin(commands.Cog):
     async def words_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
+        if not self.admin(interaction):
+            return []
         return matching(current, await server_words(self.bot.service, interaction.guild_id))
 
     @words.command(name="list", description="The banned words (this server's and the bot's)")

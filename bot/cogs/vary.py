@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import submit
+from bot.access import Viewer, may_see, visible
 from bot.autocomplete import job_choices
 from bot.replies import defer, fail
 from bot.strengths import STRONG, SUBTLE, parse_strength
@@ -118,8 +119,8 @@ class Vary(commands.Cog):
         self, interaction: discord.Interaction, job_id: str, index: int, prompt: str | None, strength: float
     ) -> GenerationRequest:
         job = await self.bot.service.get_job(job_id.strip())
-        if job is None:
-            raise submit.Refused(text.no_job(job_id.strip()))
+        if job is None or not may_see(Viewer.of(interaction, self.bot.discord_settings), job):
+            raise submit.Refused(text.no_job_you_can_see(job_id.strip()))
         request = variation_of_image(job, index, self.bot.settings, strength=strength)
         if prompt:
             request = with_enough_steps(parse_prompt(prompt, self.bot.settings.defaults, base=request))
@@ -129,8 +130,9 @@ class Vary(commands.Cog):
     async def job_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        recent = await self.bot.service.user_jobs(interaction.user.id, limit=25)
-        return job_choices(current, [j for j in recent if j.images])
+        viewer = Viewer.of(interaction, self.bot.discord_settings)
+        recent = await self.bot.service.user_jobs(viewer.user_id, limit=25)
+        return job_choices(current, [j for j in visible(viewer, recent) if j.images])
 
     @vary.autocomplete("strength")
     async def strength_autocomplete(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from generation.jobs.problems import Refusal
@@ -527,10 +527,6 @@ def upload_too_big(size: int, limit: int) -> str:
     return f"The image is {size / 1e6:.1f} MB; attach one under {limit // 10**6} MB."
 
 
-def no_job(job_id: str) -> str:
-    return f"There is no job {code(job_id)}."
-
-
 def strength_not_understood(given: str) -> str:
     return f"Strength must be subtle, strong or a number like 0.5, not {quoted(given)}."
 
@@ -620,9 +616,12 @@ def quota_set(seconds: float | None, user_mention: str, quota_line: str) -> str:
     return f"{user_mention} now has {what}. {quota_line}"
 
 
-def queue_list(waiting: Sequence[Job], paused: bool) -> str:
+def queue_list(waiting: Sequence[Job], paused: bool, shown: Container[str] | None = None) -> str:
+    """The queue; jobs not in `shown` (made elsewhere) are listed without their owner and prompt."""
     lines = [
         f"{i}. `{job.id}` {mention(job.owner.user_id)} {short_prompt(job.request.prompt, 60)}"
+        if shown is None or job.id in shown
+        else f"{i}. `{job.id}` (from another server)"
         for i, job in enumerate(waiting[:MAX_LISTED], start=1)
     ]
     if len(waiting) > MAX_LISTED:
