@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Container, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from generation.jobs.problems import Refusal
+from generation.jobs.problems import Refusal, StoreProblem
 from generation.jobs.types import LEGACY_ERROR, Job
 from generation.problems import Problem
 from generation.requests.numbers import format_number as _n
@@ -313,6 +313,51 @@ PROBLEMS: dict[str, Template] = {
     Refusal.TOO_MANY_WAITING: _too_many_waiting,
     Refusal.QUEUE_FULL: _queue_full,
     Refusal.QUOTA_EXCEEDED: _quota_exceeded,
+    # -- the database: at start (one line, with the file), and writes refused while running --------
+    StoreProblem.IS_A_DIRECTORY: (
+        "the database {path} is a folder: set paths.database to a file (like data/bot.sqlite3)."
+    ),
+    StoreProblem.NOT_A_DATABASE: (
+        "{path} is not an SQLite database ({detail}): set paths.database to another file, or move "
+        "this one away and the bot starts a new database."
+    ),
+    StoreProblem.TRUNCATED: (
+        "the database {path} is cut short ({size:,} of {expected:,} bytes, an incomplete copy?): restore "
+        "it from a backup, or move it away and the bot starts a new one."
+    ),
+    StoreProblem.CORRUPT: (
+        "the database {path} is damaged ({detail}): restore it from a backup, or move it away and the "
+        "bot starts a new one."
+    ),
+    StoreProblem.NEWER_SCHEMA: (
+        "the database {path} has schema version {version}, and this bot knows versions up to {known}: "
+        "it is another program's or a newer bot's. Set paths.database to another file, or run the "
+        "newer bot."
+    ),
+    StoreProblem.FOREIGN_SCHEMA: lambda f: (
+        f"the database {f['path']} holds another program's tables ({', '.join(f['tables'])}): set "
+        "paths.database to another file."
+    ),
+    StoreProblem.LOCKED: (
+        "the database {path} is locked by another program (is the bot running already?): stop that "
+        "one, or set paths.database to another file."
+    ),
+    StoreProblem.READ_ONLY: (
+        "the database {path} cannot be written ({detail}): free some disk space, or let the bot write "
+        "to the file and its folder."
+    ),
+    StoreProblem.CANNOT_OPEN: (
+        "the database {path} cannot be opened ({detail}): check paths.database and the permissions of "
+        "its folder."
+    ),
+    StoreProblem.WRITE_FAILED: (
+        "The bot could not save that right now (its database refuses writes: {detail}); nothing was "
+        "changed. Try again in a few minutes, or tell an admin."
+    ),
+    Refusal.STORE_UNAVAILABLE: (
+        "The bot cannot store new jobs right now (its database refuses writes: {detail}), so nothing "
+        "was queued. Try again in a few minutes, or tell an admin."
+    ),
     # -- models ------------------------------------------------------------------------------------
     WorkerProblem.MODEL_SWITCH_FAILED: _switch_failed,
     # -- running a job: failures --------------------------------------------------------------------

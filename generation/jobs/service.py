@@ -117,22 +117,30 @@ class JobService:
         runner: Any = None,
         pool: WorkerPool | None = None,
         artifacts: ArtifactStore | None = None,
+        store: Store | None = None,
     ) -> JobService:
         """Open (and migrate) the database; nothing runs until `start`. The workers are `pool`
         (built by `generation.workers.pools.build_pool`), or one local worker running `runner` (tests,
-        benchmarks); results go to `artifacts` (default: files in `paths.outputs_dir`)."""
+        benchmarks); results go to `artifacts` (default: files in `paths.outputs_dir`). `store`: one
+        opened already (by `open_store`, say); the service closes it, also when opening fails.
+        Raises StoreOpenError when the database cannot be used."""
         if (pool is None) == (runner is None):
             raise ValueError("give a runner or a pool, one of them")
-        if pool is None:
-            from generation.workers.local import LocalWorkerPool
+        if store is None:
+            store = await open_store(settings)
+        try:
+            if pool is None:
+                from generation.workers.local import LocalWorkerPool
 
-            pool = LocalWorkerPool(runner, device=settings.models.device)
-        store = await SQLiteStore.open(settings.paths.database)
-        service = cls(settings, store, pool, artifacts or LocalArtifacts(settings.paths.outputs_dir))
-        service.active_model = await store.state(ACTIVE_MODEL_KEY, service.active_model)
-        service._paused = bool(await store.state(PAUSED_KEY, False))
-        for request, seconds in await store.recent_done(settings.queue.eta_window):
-            service.rates.add(seconds, estimate_units(request))
+                pool = LocalWorkerPool(runner, device=settings.models.device)
+            service = cls(settings, store, pool, artifacts or LocalArtifacts(settings.paths.outputs_dir))
+            service.active_model = await store.state(ACTIVE_MODEL_KEY, service.active_model)
+            service._paused = bool(await store.state(PAUSED_KEY, False))
+            for request, seconds in await store.recent_done(settings.queue.eta_window):
+                service.rates.add(seconds, estimate_units(request))
+        except BaseException:
+            await store.close()  # an open store's thread would keep the process from exiting
+            raise
         return service
 
     async def start(self) -> None:
@@ -713,6 +721,12 @@ class JobService:
         except Exception:  # the models folder unreadable: let loading report it
             log.exception("could not list the models")
             return None
+
+
+async def open_store(settings: Settings) -> Store:
+    """The configured database, opened and migrated (raises StoreOpenError naming the file).
+    Front ends open it before anything slow, so a bad database stops a start at once."""
+    return await SQLiteStore.open(settings.paths.database)
 
 
 class _Reports:
