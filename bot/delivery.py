@@ -201,6 +201,7 @@ class JobMessage:
         """Edit the interaction's message while the token works; else go through the channel."""
         target = self.target
         assert target is not None
+        content = text.with_note(content, target.note)
         if not self.token_dead and target.token_usable():
             try:
                 message = await self._edit_through_token(content, uploads, view)

@@ -37,10 +37,11 @@ class DeliveryMeta:
     delivered: bool = False  # the outcome was posted
     result_message_id: int | None = None
     result_channel_id: int | None = None
+    note: str = ""  # shown under the job's messages: what the bot changed (an upload scaled up)
 
     @classmethod
     def for_interaction(
-        cls, interaction: discord.Interaction, *, spoiler: bool, depth: int = 0
+        cls, interaction: discord.Interaction, *, spoiler: bool, depth: int = 0, note: str = ""
     ) -> DeliveryMeta:
         """A job just submitted for this (deferred) interaction."""
         return cls(
@@ -53,6 +54,7 @@ class DeliveryMeta:
             filesize_limit=interaction.filesize_limit,
             spoiler=spoiler,
             depth=depth,
+            note=note,
         )
 
     @classmethod
@@ -80,10 +82,14 @@ class DeliveryMeta:
             delivered=bool(data.get("delivered", False)),
             result_message_id=_int_or_none(data.get("result_message_id")),
             result_channel_id=_int_or_none(data.get("result_channel_id")),
+            note=str(data.get("note") or ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not data["note"]:
+            del data["note"]  # most jobs have none: their meta keeps the shape it always had
+        return data
 
     @property
     def reachable(self) -> bool:

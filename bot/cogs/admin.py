@@ -15,10 +15,11 @@ from discord.ext import commands
 
 from bot.access import Viewer, may_see, visible
 from bot.autocomplete import job_choices, matching
+from bot.bounds import within
 from bot.checks import is_admin
 from bot.replies import defer, fail, reply
 from bot.safety import BANNED_WORDS, SPOILER, normalize_word, server_words
-from bot.submit import owner_of
+from bot.submit import Refused, owner_of
 from bot.ui import text
 from generation.jobs.types import JobOwner
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from bot.app import ImagineBot
 
 ADMIN_ONLY = discord.Permissions(manage_guild=True)
+MAX_QUOTA_SECONDS = 10_000_000  # about 115 days: more is a typo (or a crafted 1e308)
 
 
 def group(name: str, description: str, **kwargs) -> app_commands.Group:
@@ -96,6 +98,15 @@ class Admin(commands.Cog):
         roles = tuple(getattr(user, "_roles", ()) or ())
         return JobOwner(user_id=user.id, guild_id=interaction.guild_id, role_ids=tuple(int(r) for r in roles))
 
+    async def seconds_fit(self, interaction: discord.Interaction, seconds: float | None, low: float) -> bool:
+        """The option's range, checked here too (a crafted client can send NaN or 1e308)."""
+        try:
+            within("seconds", seconds, low, MAX_QUOTA_SECONDS)
+        except Refused as exc:
+            await fail(interaction, str(exc))
+            return False
+        return True
+
     @quota.command(name="show", description="A user's GPU time today")
     async def quota_show(self, interaction: discord.Interaction, user: discord.User) -> None:
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
@@ -103,7 +114,14 @@ class Admin(commands.Cog):
 
     @quota.command(name="grant", description="Give a user extra GPU seconds for today")
     @app_commands.describe(seconds="Extra GPU seconds (negative takes some back)")
-    async def quota_grant(self, interaction: discord.Interaction, user: discord.User, seconds: float) -> None:
+    async def quota_grant(
+        self,
+        interaction: discord.Interaction,
+        user: discord.User,
+        seconds: app_commands.Range[float, -10_000_000, 10_000_000],
+    ) -> None:
+        if not await self.seconds_fit(interaction, seconds, -MAX_QUOTA_SECONDS):
+            return
         await self.bot.service.grant_quota(user.id, seconds)
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
         await reply(
@@ -116,8 +134,10 @@ class Admin(commands.Cog):
         self,
         interaction: discord.Interaction,
         user: discord.User,
-        seconds: app_commands.Range[float, 0] | None = None,
+        seconds: app_commands.Range[float, 0, 10_000_000] | None = None,
     ) -> None:
+        if not await self.seconds_fit(interaction, seconds, 0):
+            return
         await self.bot.service.set_quota(user.id, seconds)
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
         await reply(interaction, text.quota_set(seconds, user.mention, text.quota_line(status, time.time())))

@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot import submit
 from bot.autocomplete import matching
+from bot.bounds import within
 from bot.replies import defer, fail
 from bot.ui.text import message_for
 from generation.requests.prompt import PromptError, parse_prompt
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from bot.app import ImagineBot
 
 ASPECTS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
+# The options' ranges as declared below, checked again: a crafted client can send anything.
+RANGES = {"count": (1, 4), "seed": (-1, MAX_SEED), "steps": (1, 150), "cfg": (0.0, 30.0)}
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,12 @@ class Imagine(commands.Cog):
         model: str | None = None,
     ) -> None:
         await defer(interaction)
+        try:
+            for name, value in (("count", count), ("seed", seed), ("steps", steps), ("cfg", cfg)):
+                within(name, value, *RANGES[name])
+        except submit.Refused as exc:
+            await fail(interaction, str(exc))
+            return
         options = ImagineOptions(
             negative=negative,
             aspect=aspect.value if aspect else None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,10 +12,13 @@ from discord.ext import commands
 from bot import submit
 from bot.access import Viewer, may_see, visible
 from bot.autocomplete import job_choices
+from bot.bounds import within
+from bot.intake import MAX_UPLOAD_BYTES, UploadProblem, take_image
 from bot.replies import defer, fail
 from bot.strengths import STRONG, SUBTLE, parse_strength
 from bot.ui import text
 from bot.ui.text import message_for
+from generation.problems import Problem
 from generation.requests.followups import NoSuchImage, fit_size, variation_of_image, with_enough_steps
 from generation.requests.prompt import PromptError, parse_prompt
 from generation.requests.request import GenerationRequest, Mode
@@ -25,8 +27,6 @@ from generation.settings import Settings
 if TYPE_CHECKING:
     from bot.app import ImagineBot
 
-MAX_UPLOAD_BYTES = 25 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 40_000_000  # refuse decompression bombs before decoding them
 STRENGTH_CHOICES = (
     app_commands.Choice(name=f"subtle ({SUBTLE})", value="subtle"),
     app_commands.Choice(name=f"strong ({STRONG})", value="strong"),
@@ -34,23 +34,7 @@ STRENGTH_CHOICES = (
 
 
 class UploadError(ValueError):
-    """The attachment is not an image we can use; the message is for the user."""
-
-
-def png_of_upload(data: bytes) -> tuple[bytes, tuple[int, int]]:
-    """Decode the upload and encode it as an RGB PNG; returns the PNG and its size. Runs in a thread."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_UPLOAD_PIXELS:
-                raise UploadError(text.upload_too_many_pixels(image.width, image.height))
-            image = image.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UploadError(text.UPLOAD_UNREADABLE) from exc
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue(), image.size
+    """The attachment could not be fetched; the message is for the user."""
 
 
 def upload_request(
@@ -88,32 +72,38 @@ class Vary(commands.Cog):
         settings = self.bot.settings
         try:
             value = parse_strength(strength, settings.defaults.img2img_strength)
+            notes: tuple[Problem, ...] = ()
             if image is not None:
-                request, parent = await self.from_upload(interaction, image, prompt or "", value), None
+                request, notes = await self.from_upload(interaction, image, prompt or "", value)
+                parent = None
             elif job is not None:
+                within("index", index, 1, 4)
                 request, parent = await self.from_job(interaction, job, index - 1, prompt, value), job.strip()
             else:
                 await fail(interaction, text.VARY_NEEDS_A_SOURCE)
                 return
-        except (UploadError, submit.Refused, PromptError, NoSuchImage, ValueError) as exc:
+        except (UploadError, UploadProblem, submit.Refused, PromptError, NoSuchImage, ValueError) as exc:
             await fail(interaction, message_for(exc))
             return
-        await submit.submit(interaction, request, parent_id=parent)
+        await submit.submit(interaction, request, parent_id=parent, notes=notes)
 
     async def from_upload(
         self, interaction: discord.Interaction, image: discord.Attachment, prompt: str, strength: float
-    ) -> GenerationRequest:
+    ) -> tuple[GenerationRequest, tuple[Problem, ...]]:
+        """The request for an uploaded image, and what intake changed about the image."""
         if image.size > MAX_UPLOAD_BYTES:
-            raise UploadError(text.upload_too_big(image.size, MAX_UPLOAD_BYTES))
+            raise UploadProblem("upload.too_large", size=image.size, max=MAX_UPLOAD_BYTES)
         if image.content_type and not image.content_type.startswith("image/"):
-            raise UploadError(text.UPLOAD_NOT_AN_IMAGE)
+            raise UploadProblem("upload.not_an_image")
         try:
             data = await image.read()
         except discord.HTTPException as exc:
             raise UploadError(text.UPLOAD_NOT_DOWNLOADED) from exc
-        png, size = await asyncio.to_thread(png_of_upload, data)
-        key = await self.bot.service.put_upload(png)  # the service stores it; the job gets its key
-        return upload_request(prompt, key, size, strength, self.bot.settings)
+        limits = self.bot.settings.limits
+        taken = await asyncio.to_thread(take_image, data, min_side=limits.min_size, max_side=limits.max_size)
+        key = await self.bot.service.put_upload(taken.png)  # the service stores it; the job gets its key
+        request = upload_request(prompt, key, (taken.width, taken.height), strength, self.bot.settings)
+        return request, taken.notes
 
     async def from_job(
         self, interaction: discord.Interaction, job_id: str, index: int, prompt: str | None, strength: float

@@ -206,6 +206,17 @@ def _quota_exceeded(f: Mapping[str, Any]) -> str:
     )
 
 
+def _upload_too_many_pixels(f: Mapping[str, Any]) -> str:
+    if f["width"]:
+        size = f"The image is {f['width']}x{f['height']} ({f['pixels']:,} pixels)"
+        size += f"; the most I take is {f['max']:,}"
+    elif f["pixels"]:  # past Pillow's own limit: refused before its sides were read
+        size = f"The image has {f['pixels']:,} pixels; the most I take is {f['max']:,}"
+    else:
+        size = f"The image has far more than {f['max']:,} pixels"
+    return size + "; attach a smaller copy (2048x2048 or less)."
+
+
 def _unknown_model(f: Mapping[str, Any]) -> str:
     return (
         f"There is no model called {excerpt(f['model'])}; the models are: {', '.join(f['names']) or 'none'}."
@@ -313,6 +324,26 @@ PROBLEMS: dict[str, Template] = {
     Refusal.TOO_MANY_WAITING: _too_many_waiting,
     Refusal.QUEUE_FULL: _queue_full,
     Refusal.QUOTA_EXCEEDED: _quota_exceeded,
+    # -- uploads (/vary): refusals, and notes on what was changed --------------------------------
+    "upload.empty": "That attachment is empty (0 bytes); attach the image again.",
+    "upload.too_large": lambda f: (
+        f"The image is {f['size'] / 1e6:.1f} MB; attach one under {f['max'] // 10**6} MB."
+    ),
+    "upload.not_an_image": "That attachment is not an image I can read; attach a PNG, JPEG or WebP image.",
+    "upload.broken": (
+        "That image is damaged or cut short ({detail}); save it again, or attach a PNG or JPEG copy."
+    ),
+    "upload.too_many_pixels": _upload_too_many_pixels,
+    "upload.too_narrow": (
+        "The image is {width}x{height}, longer than {ratio} times its width (or height); crop it "
+        "closer to a square."
+    ),
+    "upload.scaled_up": (
+        "The image was {width}x{height}, smaller than a picture can be made; it was scaled up to "
+        "{to_width}x{to_height}."
+    ),
+    "upload.first_frame": "The image is animated ({frames} frames); its first frame was used.",
+    "upload.transparency_filled": "The image's transparent parts were filled with white.",
     # -- the database: at start (one line, with the file), and writes refused while running --------
     StoreProblem.IS_A_DIRECTORY: (
         "the database {path} is a folder: set paths.database to a file (like data/bot.sqlite3)."
@@ -351,7 +382,7 @@ PROBLEMS: dict[str, Template] = {
         "its folder."
     ),
     StoreProblem.WRITE_FAILED: (
-        "The bot could not save that right now (its database refuses writes: {detail}); nothing was "
+        "The bot could not save that right now (its storage refuses writes: {detail}); nothing was "
         "changed. Try again in a few minutes, or tell an admin."
     ),
     Refusal.STORE_UNAVAILABLE: (
@@ -559,17 +590,7 @@ def banned_word(word: str) -> str:
 # -- /vary -------------------------------------------------------------------------------------------
 
 VARY_NEEDS_A_SOURCE = "Attach an image, or give a job (and image number) to vary."
-UPLOAD_NOT_AN_IMAGE = "That attachment is not an image."
-UPLOAD_UNREADABLE = "That attachment is not an image I can read (use PNG, JPEG or WebP)."
 UPLOAD_NOT_DOWNLOADED = "I could not download that attachment; try again."
-
-
-def upload_too_many_pixels(width: int, height: int) -> str:
-    return f"The image is {width}x{height}; that is too large to use."
-
-
-def upload_too_big(size: int, limit: int) -> str:
-    return f"The image is {size / 1e6:.1f} MB; attach one under {limit // 10**6} MB."
 
 
 def strength_not_understood(given: str) -> str:
@@ -578,6 +599,28 @@ def strength_not_understood(given: str) -> str:
 
 def strength_out_of_range(value: float) -> str:
     return f"Strength must be above 0 and at most 1, not {value:g}."
+
+
+def option_not_finite(option: str, value: float) -> str:
+    return f"The {option} option must be a finite number, not {value}."
+
+
+def _any_number(value: float) -> str:
+    """A number of any size, short: 1e+308, not 309 digits (nor Python's 4,300-digit error)."""
+    if isinstance(value, int):
+        if value.bit_length() <= 64:
+            return str(value)
+        return f"{'-' if value < 0 else ''}a {math.floor(math.log10(abs(value))) + 1:,}-digit number"
+    return _n(value) if abs(value) < 1e15 else f"{value:.3g}"
+
+
+def option_out_of_range(option: str, value: float, low: float, high: float) -> str:
+    return f"The {option} option must be between {_n(low)} and {_n(high)}, not {_any_number(value)}."
+
+
+def with_note(content: str, note: str) -> str:
+    """A job's message with what the bot changed about the request (an upload scaled up)."""
+    return f"{content}\n-# {note}" if note else content
 
 
 def strength_not_finite(given: str) -> str:

@@ -282,9 +282,10 @@ class JobService:
         self.fair.push(item)
 
     async def put_upload(self, data: bytes) -> str:
-        """Store an uploaded image (encoded bytes); the key to use as a request's `source_image`."""
+        """Store an uploaded image (encoded bytes); the key to use as a request's `source_image`.
+        Raises StoreWriteFailed when the artifact store refuses it."""
         key = upload_key()
-        await self.artifacts.put(key, data)
+        await self._write(self.artifacts.put(key, data))  # a full disk: StoreWriteFailed
         return key
 
     async def read_artifact(self, key: str) -> bytes:
