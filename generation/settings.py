@@ -32,6 +32,12 @@ class PathSettings:
     models_dir: Path = Path("models")
     outputs_dir: Path = Path("outputs")
     database: Path = Path("data/bot.sqlite3")
+    models_dirs: tuple[Path, ...] = ()  # more model folders, searched after models_dir in order
+
+    @property
+    def model_folders(self) -> tuple[Path, ...]:
+        """Every models folder in search order: `models_dir`, then `models_dirs` (each once)."""
+        return tuple(dict.fromkeys((self.models_dir, *self.models_dirs)))
 
 
 @dataclass(frozen=True)
@@ -84,12 +90,17 @@ class LimitSettings:
     max_count: int = 4
     max_upscaled_pixels: int = 2048 * 2048
     max_hires_scale: float = 2.0
+    # Images people hand in (/vary uploads, the command line's files): generation.images.intake.
+    max_image_bytes: int = 25 * 1024 * 1024
+    max_image_pixels: int = 40_000_000  # checked from the file's header, before decoding
 
     def __post_init__(self) -> None:
         _at_least("limits.min_size", self.min_size, 8)
         _at_least("limits.max_size", self.max_size, self.min_size)
         _at_least("limits.max_steps", self.max_steps, 1)
         _at_least("limits.max_cfg", self.max_cfg, self.min_cfg)
+        _at_least("limits.max_image_bytes", self.max_image_bytes, 1)
+        _at_least("limits.max_image_pixels", self.max_image_pixels, self.min_size * self.min_size)
         if not 1 <= self.max_count <= 4:
             raise ConfigError(f"limits.max_count must be between 1 and 4, not {self.max_count}")
 
@@ -229,6 +240,8 @@ def _coerce(key: str, hint: Any, value: Any, base_dir: Path) -> Any:
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(f'{key} must be a list, like ["a", "b"], not {value!r}')
+        if typing.get_args(hint)[0] is Path:  # paths resolve against the config's folder
+            return tuple(_coerce(f"{key}[{i}]", Path, v, base_dir) for i, v in enumerate(value))
         return tuple(str(v) for v in value)
     if origin is dict:
         if not isinstance(value, dict):

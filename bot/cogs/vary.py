@@ -13,11 +13,11 @@ from bot import submit
 from bot.access import Viewer, may_see, visible
 from bot.autocomplete import job_choices
 from bot.bounds import within
-from bot.intake import MAX_UPLOAD_BYTES, UploadProblem, take_image
 from bot.replies import defer, fail
 from bot.strengths import STRONG, SUBTLE, parse_strength
 from bot.ui import text
 from bot.ui.text import message_for
+from generation.images.intake import ImageRefused, IntakeLimits, read_image
 from generation.problems import Problem
 from generation.requests.followups import NoSuchImage, fit_size, variation_of_image, with_enough_steps
 from generation.requests.prompt import PromptError, parse_prompt
@@ -82,7 +82,7 @@ class Vary(commands.Cog):
             else:
                 await fail(interaction, text.VARY_NEEDS_A_SOURCE)
                 return
-        except (UploadError, UploadProblem, submit.Refused, PromptError, NoSuchImage, ValueError) as exc:
+        except (UploadError, ImageRefused, submit.Refused, PromptError, NoSuchImage, ValueError) as exc:
             await fail(interaction, message_for(exc))
             return
         await submit.submit(interaction, request, parent_id=parent, notes=notes)
@@ -91,18 +91,17 @@ class Vary(commands.Cog):
         self, interaction: discord.Interaction, image: discord.Attachment, prompt: str, strength: float
     ) -> tuple[GenerationRequest, tuple[Problem, ...]]:
         """The request for an uploaded image, and what intake changed about the image."""
-        if image.size > MAX_UPLOAD_BYTES:
-            raise UploadProblem("upload.too_large", size=image.size, max=MAX_UPLOAD_BYTES)
-        if image.content_type and not image.content_type.startswith("image/"):
-            raise UploadProblem("upload.not_an_image")
+        limits = IntakeLimits.from_settings(self.bot.settings)
+        if image.size > limits.max_bytes:  # refused before it is downloaded
+            raise ImageRefused("image.too_many_bytes", size=image.size, max=limits.max_bytes)
         try:
             data = await image.read()
         except discord.HTTPException as exc:
             raise UploadError(text.UPLOAD_NOT_DOWNLOADED) from exc
-        limits = self.bot.settings.limits
-        taken = await asyncio.to_thread(take_image, data, min_side=limits.min_size, max_side=limits.max_size)
-        key = await self.bot.service.put_upload(taken.png)  # the service stores it; the job gets its key
-        request = upload_request(prompt, key, (taken.width, taken.height), strength, self.bot.settings)
+        taken = await asyncio.to_thread(read_image, data, limits)  # decoding is slow: off the loop
+        png = await asyncio.to_thread(taken.png)
+        key = await self.bot.service.put_upload(png)  # the service stores it; the job gets its key
+        request = upload_request(prompt, key, taken.size, strength, self.bot.settings)
         return request, taken.notes
 
     async def from_job(

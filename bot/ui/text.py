@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Container, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from generation.jobs.problems import Refusal, StoreProblem
 from generation.jobs.types import LEGACY_ERROR, Job
 from generation.problems import Problem
+from generation.requests.excerpts import EXCERPT_LIMIT, excerpt
 from generation.requests.numbers import format_number as _n
 from generation.requests.request import MAX_SEED, GenerationRequest, Mode
 from generation.workers.protocol import WorkerProblem
@@ -26,35 +28,13 @@ if TYPE_CHECKING:
 
 Template = str | Callable[[Mapping[str, Any]], str]
 
-# -- quoting what users typed ------------------------------------------------------------------
-# Users' text reaches messages only through these: whitespace collapsed, markdown and mentions
-# escaped, and cut short, so an echo can neither format nor ping nor push a reply over Discord's
-# 2,000 characters (bot.ui.fit is the last guard).
+# -- users' text as inline code -------------------------------------------------------------------
+# (quoting in prose: `user_text` and `quoted` below; bot.ui.fit is the last guard on length)
 
-MAX_QUOTED = 60  # characters of a user's value shown in a message about it
-_ESCAPED = str.maketrans({c: "\\" + c for c in "\\*_~`|[]<>"})
+MAX_CODE = 60  # characters of a typed id or name shown as code
 
 
-def _escaped(value: object) -> str:
-    text = " ".join(str(value).split()).translate(_ESCAPED)
-    return text.replace("@everyone", "@\u200beveryone").replace("@here", "@\u200bhere")
-
-
-def excerpt(value: object, limit: int = MAX_QUOTED) -> str:
-    """What the user typed, safe to show: one line, markdown and mentions escaped, at most
-    `limit` characters (cut with "…")."""
-    text = _escaped(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def quoted(value: object, limit: int = MAX_QUOTED) -> str:
-    """`excerpt` in quotes, with the length of what was cut: 'abc…' (2,500 characters)."""
-    shown = f"'{excerpt(value, limit)}'"
-    length = getattr(value, "full_length", len(str(value)))
-    return shown if len(_escaped(value)) <= limit else f"{shown} ({length:,} characters)"
-
-
-def code(value: object, limit: int = MAX_QUOTED) -> str:
+def code(value: object, limit: int = MAX_CODE) -> str:
     """A typed id or name as inline code (markdown and mentions do not work inside one)."""
     text = " ".join(str(value).split()).replace("`", "'")
     return f"`{text if len(text) <= limit else text[: limit - 1] + '…'}`"
@@ -82,31 +62,127 @@ FLAG_VALUES = {
 }
 
 
+# -- quoting what users typed -----------------------------------------------------------------
+
+MAX_PROBLEM_LENGTH = 300  # a worded problem says what to change in a line or two, never a wall
+_INLINE_MARKDOWN = re.compile(r"([\\*_~|`\[\]<>])")
+_MASS_MENTION = re.compile(r"@(everyone|here)")
+
+
+def user_text(value: object, limit: int = EXCERPT_LIMIT) -> str:
+    """What a user typed, as a message may show it: a short excerpt on one line (control and
+    invisible characters escaped, long text cut in the middle: `generation.requests.excerpts`),
+    with Discord markdown and @everyone/@here defused. Every template that echoes input uses it."""
+    text = _INLINE_MARKDOWN.sub(r"\\\1", excerpt(value, limit))
+    return _MASS_MENTION.sub("@\u200b\\1", text)
+
+
+def quoted(value: object, limit: int = EXCERPT_LIMIT) -> str:
+    """`user_text` in single quotes: `got 'wide'`."""
+    return f"'{user_text(value, limit)}'"
+
+
+def _listing(names: Sequence[str], room: int) -> str:
+    """`names` joined with commas in at most `room` characters, the rest counted: `a, b and 9 more`."""
+    shown: list[str] = []
+    for i, name in enumerate(names):
+        rest = len(names) - i - 1
+        tail = f" and {rest} more" if rest else ""
+        if len(", ".join([*shown, name])) + len(tail) > room and shown:
+            return ", ".join(shown) + f" and {len(names) - len(shown)} more"
+        shown.append(name)
+    return ", ".join(shown)
+
+
+_NUMBER_REASONS = {
+    "nan": "NaN is not a number",
+    "infinite": "infinity is not a number you can use",
+    "too_large": "far too large",
+    "too_small": "far too small",
+    "not_whole": "not a whole number",
+    "not_a_number": "not a number",
+}
+
+
+def _number_reason(f: Mapping[str, Any]) -> str:
+    """` (400 digits: far too large)` for a bad number, naming NaN and infinity; `` without a reason."""
+    reason = f.get("reason")
+    if not reason:
+        return ""
+    words = _NUMBER_REASONS.get(reason, reason.replace("_", " "))
+    return f" ({f['digits']:,} digits: {words})" if f.get("digits") else f" ({words})"
+
+
+# -- problem templates ---------------------------------------------------------------------------
+
+
 def _bad_value(f: Mapping[str, Any]) -> str:
     flag, value = f["flag"], f["value"]
     if f["kind"] == "switch":
         return f"--{flag} takes {FLAG_VALUES[flag]}, got {quoted(value)}"
-    return f"--{flag} needs {FLAG_VALUES[flag]}" + (f", got {quoted(value)}" if value else "")
+    got = f", got {quoted(value)}{_number_reason(f)}" if value else ""
+    return f"--{flag} needs {FLAG_VALUES[flag]}{got}"
 
 
 def _unknown_flag(f: Mapping[str, Any]) -> str:
     hint = f" (did you mean --{f['suggested']}?)" if f["suggested"] else ""
-    flags = ", ".join("/".join(f"--{name}" for name in names) for names in f["flags"])
-    return f"unknown flag {excerpt(f['typed'], 40)}{hint}; flags are {flags}"
+    head = f"unknown flag {user_text(f['typed'], 24)}{hint}; flags are "
+    spellings = ["/".join(f"--{name}" for name in names) for names in f["flags"]]
+    return head + _listing(spellings, MAX_PROBLEM_LENGTH - len(head))
+
+
+_FIELD_LABELS = {
+    "width": "Width",
+    "height": "Height",
+    "steps": "Steps",
+    "cfg_scale": "CFG scale",
+    "seed": "The seed",
+    "count": "The number of images",
+    "strength": "Strength",
+    "upscale_factor": "The upscale factor",
+    "hires.scale": "The hires scale",
+    "hires.strength": "The hires strength",
+    "hires.steps": "Hires steps",
+    "variation.seed": "The variation seed",
+    "variation.strength": "The variation strength",
+}
+
+
+def _bad_number(f: Mapping[str, Any]) -> str:
+    """A request's number that is NaN, infinite, of 400 digits or not a number at all."""
+    flag = f["flag"]
+    label = _FIELD_LABELS.get(f["field"], f["field"])
+    if f.get("min") is not None:
+        rule = f"must be between {_n(f['min'])} and {_n(f['max'])}"
+    elif flag:
+        rule = f"needs {FLAG_VALUES[flag]}"
+    else:
+        rule = "must be a number above 1, like 2"
+    fix = f"; set it with --{flag}." if flag else "."
+    return f"{label} {rule}, not {quoted(f['value'], 24)}{_number_reason(f)}{fix}"
+
+
+def _unbalanced_quote(f: Mapping[str, Any]) -> str:
+    return (
+        f"The quote {f['quote']} in {quoted(f['near'], 24)} has no partner ({f['count']} quote marks in "
+        "all), so the flags after it would be read as text; remove it, or close it."
+    )
 
 
 def _flag_twice(f: Mapping[str, Any]) -> str:
-    spellings = f" (as {excerpt(f['typed'][0])} and {excerpt(f['typed'][1])})" if f["typed"] else ""
+    spellings = f" (as {user_text(f['typed'][0])} and {user_text(f['typed'][1])})" if f["typed"] else ""
     return f"--{f['flag']} is given twice{spellings}; give each flag once"
 
 
-def _unknown_sampler(f: Mapping[str, Any]) -> str:
-    """`unknown sampler 'x' (why); the samplers are: ...`, as both sampler problems begin."""
+def _unknown_sampler(f: Mapping[str, Any], around: int = 30) -> str:
+    """`unknown sampler 'x' (why); the samplers are: ...`, as both sampler problems begin; the list
+    fits what is left of the message after `around` characters of the wording around it."""
     if f["schedule"]:
-        why = f" (schedule type {quoted(f['schedule'])} is not supported: use Karras or Automatic)"
+        why = f" (schedule type {quoted(f['schedule'], 16)} is not supported: use Karras or Automatic)"
     else:
         why = "" if f["name"].strip() else " (empty name)"
-    return f"unknown sampler {quoted(f['name'])}{why}; the samplers are: {', '.join(f['samplers'])}"
+    head = f"unknown sampler {quoted(f['name'], 24)}{why}; the samplers are: "
+    return head + _listing(f["samplers"], MAX_PROBLEM_LENGTH - around - len(head))
 
 
 def _capitalised(text: str) -> str:
@@ -206,34 +282,111 @@ def _quota_exceeded(f: Mapping[str, Any]) -> str:
     )
 
 
-def _upload_too_many_pixels(f: Mapping[str, Any]) -> str:
-    if f["width"]:
-        size = f"The image is {f['width']}x{f['height']} ({f['pixels']:,} pixels)"
-        size += f"; the most I take is {f['max']:,}"
-    elif f["pixels"]:  # past Pillow's own limit: refused before its sides were read
-        size = f"The image has {f['pixels']:,} pixels; the most I take is {f['max']:,}"
-    else:
-        size = f"The image has far more than {f['max']:,} pixels"
-    return size + "; attach a smaller copy (2048x2048 or less)."
-
-
 def _unknown_model(f: Mapping[str, Any]) -> str:
-    return (
-        f"There is no model called {excerpt(f['model'])}; the models are: {', '.join(f['names']) or 'none'}."
-    )
+    head = f"There is no model called {user_text(f['model'])}; the models are: "
+    return head + (_listing(f["names"], MAX_PROBLEM_LENGTH - len(head) - 1) or "none") + "."
 
 
 def _switch_failed(f: Mapping[str, Any]) -> str:
     kept = f"; {f['kept']} stays active" if f.get("kept") else ""
-    return f"Could not switch to {excerpt(f['model'])}: {f['detail']}{kept}."
+    return f"Could not switch to {user_text(f['model'])}: {f['detail']}{kept}."
+
+
+def _number_problem(f: Mapping[str, Any]) -> str:
+    """A number parsed on its own (`generation.requests.numbers.NumberError`), e.g. a slash option."""
+    code = f["code"].removeprefix("number.")
+    if code in ("too_large", "too_small") and not f["digits"]:  # just outside these bounds: not "far"
+        reason = f" ({code.replace('_', ' ')})"
+    else:
+        reason = _number_reason({"reason": code, "digits": f["digits"]})
+    bounds = f"{_n(f['low'])} to {_n(f['high'])}"
+    return f"{quoted(f['value'], 24)} cannot be used{reason}; give a number from {bounds}."
+
+
+# -- images handed in (generation.images.intake) --------------------------------------------------
+
+_ATTACH = "attach a PNG, JPEG or WebP image"
+_KINDS = {
+    "PDF": "a PDF",
+    "ZIP": "a ZIP archive",
+    "video": "a video",
+    "SVG": "an SVG drawing",
+    "HTML": "a web page",
+    "text": "text",
+}
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f}".removesuffix(".0")
+
+
+def _not_an_image(f: Mapping[str, Any]) -> str:
+    kind = _KINDS.get(f["looks_like"] or "")
+    return (
+        f"That file is {kind}, not an image; {_ATTACH}." if kind else f"That file is not an image; {_ATTACH}."
+    )
+
+
+def _unsupported_image(f: Mapping[str, Any]) -> str:
+    if f["format"] == "HEIC":
+        return f"HEIC photos cannot be read here; export it as JPEG (or {_ATTACH})."
+    if f["format"] and f["mode"]:
+        what = f"{user_text(f['format'], 12)} images in mode {user_text(f['mode'], 12)}"
+    else:
+        what = f"{user_text(f['format'] or 'Such', 12)} images"
+    return f"{what} are not supported; {_ATTACH}."
+
+
+def _too_many_pixels(f: Mapping[str, Any]) -> str:
+    if f["width"] is None:  # Pillow stopped it at the header: a decompression bomb
+        claims = f"claims {f['pixels']:,} pixels" if f["pixels"] else "claims far too many pixels"
+        return (
+            f"The image {claims}, far over the limit of {f['max']:,} (a decompression bomb); "
+            "attach a smaller image."
+        )
+    return (
+        f"The image is {f['width']}x{f['height']} ({f['pixels']:,} pixels), over the limit of {f['max']:,}; "
+        "attach a smaller image."
+    )
+
+
+def _image_format(f: Mapping[str, Any]) -> str:
+    return f"{user_text(f['format'], 12)} file" if f.get("format") else "file"
+
+
+def _bad_parameter(f: Mapping[str, Any]) -> str:
+    kinds = {"int": "a whole number", "number": "a number", "size": "a size like 512x512"}
+    return (
+        f"The image's {user_text(f['key'], 24)} is {quoted(f['value'], 24)}{_number_reason(f)}, not "
+        f"{kinds.get(f['kind'], f['kind'])}; its parameters cannot be read back."
+    )
+
+
+# -- the models folders (generation.models.registry.Skipped) ----------------------------------------
+
+_SKIPPED = {
+    "folder_missing": "the folder does not exist",
+    "broken_link": "it is a link to nothing",
+    "link_loop": "it is a link that loops back on itself",
+    "unreadable": "it cannot be read (check its permissions)",
+    "no_model_index": "it looks like a diffusers folder but has no model_index.json",
+}
+
+
+def _skipped(f: Mapping[str, Any]) -> str:
+    if f["reason"] == "name_taken":
+        why = f"its name is taken by {user_text(f['detail'], 60)}" if f["detail"] else "its name is taken"
+    else:
+        why = _SKIPPED.get(f["reason"], user_text(f["reason"], 24))
+    return f"Skipped {user_text(f['path'], 80)}: {why}."
 
 
 PROBLEMS: dict[str, Template] = {
     # -- requests: prompt flags and validation ---------------------------------------------------
     "prompt.bad_value": _bad_value,
     "prompt.text_after_value": lambda f: (
-        f"unexpected text {quoted(f['text'])} after --{f['flag']} {excerpt(f['value'], 30)}: --{f['flag']} "
-        "takes one value, and the prompt goes before the first flag"
+        f"unexpected text {quoted(f['text'])} after --{f['flag']} {user_text(f['value'], 24)}: "
+        f"--{f['flag']} takes one value, and the prompt goes before the first flag"
     ),
     "prompt.unknown_flag": _unknown_flag,
     "prompt.flag_twice": _flag_twice,
@@ -243,10 +396,23 @@ PROBLEMS: dict[str, Template] = {
     "prompt.ratio_not_positive": lambda f: (
         f"--{f['flag']} needs two numbers above 0, like 16:9, got {quoted(f['value'])}"
     ),
+    "prompt.unbalanced_quote": _unbalanced_quote,
     "prompt.variation_strength_without_seed": (
         "--{flag} needs --{needs} too: the seed to vary towards, like --{needs} 1234"
     ),
     "prompt.unknown_sampler": lambda f: f"--{f['flag']}: {_unknown_sampler(f)}",
+    "request.bad_number": _bad_number,
+    **{
+        code: (lambda f, code=code: _number_problem({**f, "code": code}))
+        for code in (
+            "number.not_a_number",
+            "number.not_whole",
+            "number.nan",
+            "number.infinite",
+            "number.too_large",
+            "number.too_small",
+        )
+    },
     "request.prompt_empty": "The prompt is empty: describe the image you want, like 'a lighthouse at dusk'.",
     "request.prompt_too_long": (
         "The prompt is {length:,} characters long; shorten it to {max:,} characters or fewer."
@@ -317,6 +483,35 @@ PROBLEMS: dict[str, Template] = {
     "request.no_such_image": "Job `{job_id}` has images 1 to {count}, not {number}.",
     "request.job_has_no_images": "Job `{job_id}` has no images (it is {status}).",
     "sampler.unknown": lambda f: f"{_capitalised(_unknown_sampler(f))}.",
+    # -- images handed in: refusals, then notes on what was changed ------------------------------
+    "image.empty": f"The file is empty; {_ATTACH}.",
+    "image.too_many_bytes": lambda f: (
+        f"The file is {_megabytes(f['size'])} MB; images can be at most {_megabytes(f['max'])} MB."
+    ),
+    "image.not_an_image": _not_an_image,
+    "image.unsupported": _unsupported_image,
+    "image.too_many_pixels": _too_many_pixels,
+    "image.truncated": lambda f: (
+        f"The {_image_format(f)} is cut off: not all of its {f['width']}x{f['height']} pixels are there; "
+        "upload it again."
+    ),
+    "image.unreadable": lambda f: (
+        f"The {_image_format(f)} is broken and cannot be read; save it again as PNG."
+    ),
+    "image.extreme_shape": lambda f: (
+        f"The image is {f['width']}x{f['height']}, too thin to use: scaled up to {f['min']} pixels across "
+        f"it would be over {f['max']:,} pixels."
+    ),
+    "image.bad_parameter": _bad_parameter,
+    "image.scaled_up": (
+        "The image was only {width}x{height}, so it was scaled up to {to_width}x{to_height} ({min} pixels "
+        "is the smallest side that works)."
+    ),
+    "image.first_frame": lambda f: (
+        f"The {user_text(f['format'], 12)} is animated; only its first frame is used."
+    ),
+    "image.flattened": "The image's transparent parts were filled with white.",
+    "image.converted": lambda f: f"The image ({user_text(f['mode'], 12)}) was converted to 8-bit RGB.",
     # -- jobs: submitting, the queue, quotas ------------------------------------------------------
     Refusal.CLOSING: "The bot is restarting; try again in a minute.",
     Refusal.NO_MODEL: "No model is set up yet; ask an admin to add one.",
@@ -324,26 +519,6 @@ PROBLEMS: dict[str, Template] = {
     Refusal.TOO_MANY_WAITING: _too_many_waiting,
     Refusal.QUEUE_FULL: _queue_full,
     Refusal.QUOTA_EXCEEDED: _quota_exceeded,
-    # -- uploads (/vary): refusals, and notes on what was changed --------------------------------
-    "upload.empty": "That attachment is empty (0 bytes); attach the image again.",
-    "upload.too_large": lambda f: (
-        f"The image is {f['size'] / 1e6:.1f} MB; attach one under {f['max'] // 10**6} MB."
-    ),
-    "upload.not_an_image": "That attachment is not an image I can read; attach a PNG, JPEG or WebP image.",
-    "upload.broken": (
-        "That image is damaged or cut short ({detail}); save it again, or attach a PNG or JPEG copy."
-    ),
-    "upload.too_many_pixels": _upload_too_many_pixels,
-    "upload.too_narrow": (
-        "The image is {width}x{height}, longer than {ratio} times its width (or height); crop it "
-        "closer to a square."
-    ),
-    "upload.scaled_up": (
-        "The image was {width}x{height}, smaller than a picture can be made; it was scaled up to "
-        "{to_width}x{to_height}."
-    ),
-    "upload.first_frame": "The image is animated ({frames} frames); its first frame was used.",
-    "upload.transparency_filled": "The image's transparent parts were filled with white.",
     # -- the database: at start (one line, with the file), and writes refused while running --------
     StoreProblem.IS_A_DIRECTORY: (
         "the database {path} is a folder: set paths.database to a file (like data/bot.sqlite3)."
@@ -390,6 +565,7 @@ PROBLEMS: dict[str, Template] = {
         "was queued. Try again in a few minutes, or tell an admin."
     ),
     # -- models ------------------------------------------------------------------------------------
+    "models.skipped": _skipped,
     WorkerProblem.MODEL_SWITCH_FAILED: _switch_failed,
     # -- running a job: failures --------------------------------------------------------------------
     WorkerProblem.OUT_OF_MEMORY: (
@@ -418,20 +594,13 @@ ANSWERED_PRIVATELY = "Answered privately."  # the public note while a private an
 MAX_FIELD_TEXT = 300  # a problem's text fields as worded: details and names, never a whole input
 
 
-class _Cut(str):
-    """A field's text cut short; `quoted` still tells how long it was."""
-
-    full_length: int
-
-
 def _bounded(value: Any) -> Any:
     """A field's value with its text cut short (lists and dicts too); numbers stay numbers."""
     if isinstance(value, str):
         if len(value) <= MAX_FIELD_TEXT:
             return value
-        cut = _Cut(value[: MAX_FIELD_TEXT - 1] + "…")
-        cut.full_length = len(value)
-        return cut
+        half = MAX_FIELD_TEXT // 2  # start and end kept, as `user_text` shows them
+        return value[:half] + "…" + value[-(half - 1) :]
     if isinstance(value, list | tuple):
         return [_bounded(v) for v in value[:100]]
     if isinstance(value, dict):
@@ -462,7 +631,10 @@ MAX_PROMPT_SHOWN = 300  # a message holds 2000 characters; the prompt is only a 
 
 
 def short_prompt(prompt: str, limit: int = MAX_PROMPT_SHOWN) -> str:
-    return excerpt(prompt, limit) or "(empty prompt)"
+    """The prompt on one line, markdown and mass mentions defused, cut at `limit` (a reminder of the
+    job, so its start matters: cut at the end, unlike `user_text`)."""
+    text = _MASS_MENTION.sub("@\u200b\\1", _INLINE_MARKDOWN.sub(r"\\\1", " ".join(prompt.split())))
+    return (text if len(text) <= limit else text[: limit - 1] + "…") or "(empty prompt)"
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -584,7 +756,7 @@ def job_info(job: Job, parameters: str) -> str:
 
 
 def banned_word(word: str) -> str:
-    return f'Your prompt contains "{excerpt(word)}", which is not allowed on this server.'
+    return f'Your prompt contains "{user_text(word)}", which is not allowed on this server.'
 
 
 # -- /vary -------------------------------------------------------------------------------------------
@@ -601,21 +773,9 @@ def strength_out_of_range(value: float) -> str:
     return f"Strength must be above 0 and at most 1, not {value:g}."
 
 
-def option_not_finite(option: str, value: float) -> str:
-    return f"The {option} option must be a finite number, not {value}."
-
-
-def _any_number(value: float) -> str:
-    """A number of any size, short: 1e+308, not 309 digits (nor Python's 4,300-digit error)."""
-    if isinstance(value, int):
-        if value.bit_length() <= 64:
-            return str(value)
-        return f"{'-' if value < 0 else ''}a {math.floor(math.log10(abs(value))) + 1:,}-digit number"
-    return _n(value) if abs(value) < 1e15 else f"{value:.3g}"
-
-
-def option_out_of_range(option: str, value: float, low: float, high: float) -> str:
-    return f"The {option} option must be between {_n(low)} and {_n(high)}, not {_any_number(value)}."
+def bad_option(option: str, problem: Problem) -> str:
+    """A slash option's number that cannot be used (a NumberError), naming the option."""
+    return describe(problem).removesuffix(".") + f" for the {option} option."
 
 
 def with_note(content: str, note: str) -> str:
@@ -623,8 +783,11 @@ def with_note(content: str, note: str) -> str:
     return f"{content}\n-# {note}" if note else content
 
 
-def strength_not_finite(given: str) -> str:
-    return f"Strength must be a number above 0 and at most 1; {quoted(given)} is not a finite number."
+def strength_bad_number(problem: Problem) -> str:
+    """A strength that is NaN, infinite or far too long (a NumberError)."""
+    f = problem.fields
+    reason = _number_reason({"reason": problem.code.removeprefix("number."), "digits": f["digits"]})
+    return f"Strength must be above 0 and at most 1, not {quoted(f['value'], 24)}{reason}."
 
 
 # -- /show and /info ---------------------------------------------------------------------------------
@@ -728,15 +891,15 @@ QUEUE_RESUMED = "The queue is running again."
 
 
 def word_banned(word: str) -> str:
-    return f'Prompts containing "{excerpt(word, 100)}" are now refused here.'
+    return f'Prompts containing "{user_text(word, 100)}" are now refused here.'
 
 
 def word_not_listed(word: str) -> str:
-    return f'"{excerpt(word)}" is not on this server\'s list.'
+    return f'"{user_text(word)}" is not on this server\'s list.'
 
 
 def word_allowed(word: str) -> str:
-    return f'"{excerpt(word, 100)}" is allowed again.'
+    return f'"{user_text(word, 100)}" is allowed again.'
 
 
 def banned_words(server: Sequence[str], everywhere: Sequence[str]) -> str:

@@ -5,7 +5,10 @@
     python -m generation vary DIR/0.png --out DIR3 [--prompt "..."] [--strength 0.6]
 
 Each prints one JSON object: job id, files, seeds, model, model hash and timings. A refused request
-prints one `error: ...` line (`generation.cli.errors`) and exits with status 2.
+prints one `error: ...` line (`generation.cli.errors`) and exits with status 2: a bad flag or
+option value (numbers go through `generation.requests.numbers`, like the bot's), an input file
+that is no usable image (`generation.images.intake`, as the bot's uploads), a model that cannot be
+found or loaded. What the intake changed on the way in (a tiny image scaled up) is a `note:` line.
 """
 
 from __future__ import annotations
@@ -16,13 +19,20 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from generation.cli.errors import CommandError, problem_line
+from generation.cli.errors import CommandError, model_error_line, problem_line
 from generation.cli.standin import TINY_MODEL_NAME, tiny_stand_in
+from generation.models.errors import ModelError
 from generation.problems import Problem
+from generation.requests.numbers import SANE_NUMBER, NumberError, parse_number
 from generation.requests.request import RANDOM_SEED, GenerationRequest
 from generation.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 STAND_IN_ROOT = Path(tempfile.gettempdir()) / "imagine-bot-tiny-model"
 
@@ -37,13 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     upscale = sub.add_parser("upscale", help="upscale one image (reads its parameters back)")
     upscale.add_argument("image", type=Path)
-    upscale.add_argument("--factor", type=float, default=2.0)
-    upscale.add_argument("--strength", type=float, help="img2img strength of the detail pass")
+    upscale.add_argument("--factor", default="2", help="how much larger, e.g. 2")
+    upscale.add_argument("--strength", help="img2img strength of the detail pass")
 
     vary = sub.add_parser("vary", help="img2img variations of one image (reads its parameters back)")
     vary.add_argument("image", type=Path)
     vary.add_argument("--prompt", help="a new prompt with inline flags (default: the image's own)")
-    vary.add_argument("--strength", type=float, help="how far to move from the image, 0-1")
+    vary.add_argument("--strength", help="how far to move from the image, 0-1")
 
     for sp in (imagine, upscale, vary):
         sp.add_argument("--out", type=Path, required=True, help="output folder (a job folder is made inside)")
@@ -55,40 +65,62 @@ def build_parser() -> argparse.ArgumentParser:
 # -- building the request ------------------------------------------------------------------
 
 
-def request_from_args(args: argparse.Namespace, settings: Settings) -> GenerationRequest:
-    from generation.images.metadata import read_parameters, request_from_parameters
+@dataclass(frozen=True)
+class Job:
+    """What the command runs: the request, and the source image the intake read (img2img, upscale)."""
+
+    request: GenerationRequest
+    source: Image.Image | None = None
+    notes: tuple[Problem, ...] = ()
+
+
+def option_number(option: str, text: str | None) -> float | None:
+    """A numeric option's value, bounded like a flag's (validation applies the limits)."""
+    if text is None:
+        return None
+    try:
+        return float(parse_number(text, SANE_NUMBER))
+    except NumberError as exc:
+        raise Problem(
+            "cli.bad_number",
+            option=option,
+            value=text,
+            reason=exc.code.removeprefix("number."),
+            digits=exc.fields["digits"],
+        ) from None
+
+
+def request_from_args(args: argparse.Namespace, settings: Settings) -> Job:
+    from generation.images.intake import IntakeLimits, read_image_file
+    from generation.images.metadata import request_from_parameters
     from generation.requests.followups import upscale_of, variation_of
     from generation.requests.prompt import parse_prompt
 
     if args.command == "imagine":
-        request = parse_prompt(args.prompt, settings.defaults)
+        job = Job(parse_prompt(args.prompt, settings.defaults))
     else:
         if not args.image.is_file():
             raise CommandError(f"{args.image} is not a file")
-        text = read_parameters(args.image)
-        if text:
-            base = request_from_parameters(text)
+        intake = read_image_file(args.image, IntakeLimits.from_settings(settings))
+        if intake.parameters:
+            base = request_from_parameters(intake.parameters)
         else:  # an image from elsewhere: describe it as a plain txt2img result of its own size
-            width, height = _image_size(args.image)
+            width, height = intake.size
             base = GenerationRequest(prompt="", width=width, height=height, seed=RANDOM_SEED)
         source = args.image.resolve()
         if args.command == "upscale":
-            factor, strength = args.factor, args.strength
+            factor = option_number("--factor", args.factor)
+            strength = option_number("--strength", args.strength)
             request = upscale_of(base, source, base.seed, settings, factor=factor, strength=strength)
         else:
             if args.prompt:
                 base = parse_prompt(args.prompt, settings.defaults, base=base)
-            request = variation_of(base, source, settings, strength=args.strength)
+            strength = option_number("--strength", args.strength)
+            request = variation_of(base, source, settings, strength=strength)
+        job = Job(request, intake.image, intake.notes)
     if args.model:
-        request = request.replace(model=args.model)
-    return request
-
-
-def _image_size(path: Path) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return image.size
+        job = Job(job.request.replace(model=args.model), job.source, job.notes)
+    return job
 
 
 # -- the model -------------------------------------------------------------------------------
@@ -98,7 +130,7 @@ def load_requested_model(name: str, settings: Settings):
     """Load `name` from the registry; the tiny random model stands in when the default is absent."""
     from generation.models import ModelNotFound, ModelRegistry, load_model
 
-    registry = ModelRegistry(settings.paths.models_dir, settings.models.hub_models)
+    registry = ModelRegistry(settings.paths.model_folders, settings.models.hub_models)
     try:
         entry = registry.get(name)
     except ModelNotFound:
@@ -125,7 +157,10 @@ def run(args: argparse.Namespace) -> dict:
     from generation.requests.validation import validate
 
     settings = load_settings(getattr(args, "config", None))
-    request = validate(request_from_args(args, settings), settings).resolve_seed()
+    job = request_from_args(args, settings)
+    for note in job.notes:
+        print(f"note: {problem_line(note)}", file=sys.stderr)
+    request = validate(job.request, settings).resolve_seed()
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
@@ -133,7 +168,7 @@ def run(args: argparse.Namespace) -> dict:
     timings["load_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    [images] = generate(model, [request], settings=settings.models)
+    [images] = generate(model, [request], settings=settings.models, sources=[job.source])
     timings["generate_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -158,8 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = run(args)
-    except Problem as problem:  # a refused prompt or request, an unreadable image's parameters
+    except Problem as problem:  # a refused prompt, option, request or image; unreadable parameters
         print(f"error: {problem_line(problem)}", file=sys.stderr)
+        return 2
+    except ModelError as exc:  # not found, unsafe pickle, unknown architecture, a failed load
+        print(f"error: {model_error_line(exc)}", file=sys.stderr)
         return 2
     except (CommandError, ConfigError, ValueError, LookupError) as exc:
         # Config and model-not-found errors (and argument mistakes) carry a message meant for people.

@@ -16,7 +16,6 @@ upscale jobs). A value is JSON-quoted when it contains `,`, `:` or a newline. PN
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from typing import BinaryIO, TypeVar
 from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
 from generation.problems import Problem
-from generation.requests.numbers import format_number
+from generation.requests.numbers import SANE_NUMBER, SANE_WHOLE, NumberError, format_number, parse_number
 from generation.requests.request import GenerationRequest, HiresFix, Mode, Variation
 from generation.requests.samplers import UnknownSampler, canonical_sampler
 
@@ -44,7 +43,9 @@ DEFAULT_HIRES_UPSCALER = "Latent"
 
 class ParametersError(Problem, ValueError):
     """The `parameters` text has a value that cannot be read back: `key` (as written, e.g.
-    `Steps`), the `value` found and the `kind` of value it should be (int, number or size)."""
+    `Steps`), the `value` found and the `kind` of value it should be (int, number or size); for a
+    number past its bounds also the `reason` (`nan`, `infinite`, `too_large`...) and, for a long
+    one, its `digits`. Numbers are read with `generation.requests.numbers`, as typed flags are."""
 
 
 # -- the `parameters` text -------------------------------------------------------------------
@@ -150,15 +151,23 @@ def _get(params: dict[str, str], key: str, convert: Callable[[str], T], kind: st
         return None
     try:
         return convert(value.strip())
+    except NumberError as exc:  # NaN, infinity, 4,400 digits: named, as for a typed flag
+        named: dict[str, object] = {}
+        if exc.code != "number.not_a_number":
+            named["reason"] = exc.code.removeprefix("number.")
+        if exc.fields["digits"]:
+            named["digits"] = exc.fields["digits"]
+        raise ParametersError("image.bad_parameter", key=key, value=value, kind=kind, **named) from None
     except ValueError:
         raise ParametersError("image.bad_parameter", key=key, value=value, kind=kind) from None
 
 
+def _whole(value: str) -> int:
+    return int(parse_number(value, SANE_WHOLE))
+
+
 def _finite(value: str) -> float:
-    x = float(value)
-    if not math.isfinite(x):
-        raise ValueError(value)
-    return x
+    return float(parse_number(value, SANE_NUMBER))
 
 
 def request_from_parameters(text: str) -> GenerationRequest:
@@ -170,11 +179,11 @@ def request_from_parameters(text: str) -> GenerationRequest:
     request's defaults. Raises ParametersError for an unreadable value."""
     params = parse_parameters(text)
     changes: dict[str, object] = {"negative_prompt": params["negative_prompt"], "count": 1}
-    if (steps := _get(params, "Steps", int, "int")) is not None:
+    if (steps := _get(params, "Steps", _whole, "int")) is not None:
         changes["steps"] = steps
     if (cfg := _get(params, "CFG scale", _finite, "number")) is not None:
         changes["cfg_scale"] = cfg
-    if (seed := _get(params, "Seed", int, "int")) is not None:
+    if (seed := _get(params, "Seed", _whole, "int")) is not None:
         changes["seed"] = seed
     if (size := _get(params, "Size", _parse_size, "size")) is not None:
         changes["width"], changes["height"] = size
@@ -189,7 +198,7 @@ def request_from_parameters(text: str) -> GenerationRequest:
     scale = _get(params, "Hires upscale", _finite, "number")
     upscale_by = _get(params, "Upscale by", _finite, "number")
     if scale is not None:
-        hires_steps = _get(params, "Hires steps", int, "int")
+        hires_steps = _get(params, "Hires steps", _whole, "int")
         changes["hires"] = HiresFix(
             scale=scale,
             strength=strength if strength is not None else HiresFix.__dataclass_fields__["strength"].default,
@@ -204,7 +213,7 @@ def request_from_parameters(text: str) -> GenerationRequest:
         changes["mode"] = Mode.IMG2IMG
         changes["strength"] = strength
 
-    variation_seed = _get(params, "Variation seed", int, "int")
+    variation_seed = _get(params, "Variation seed", _whole, "int")
     if variation_seed is not None:
         variation_strength = _get(params, "Variation seed strength", _finite, "number")
         if variation_strength is None:
@@ -218,7 +227,7 @@ def _parse_size(value: str) -> tuple[int, int]:
     match = _RE_SIZE.fullmatch(value)
     if not match:
         raise ValueError(value)
-    return int(match.group(1)), int(match.group(2))
+    return _whole(match.group(1)), _whole(match.group(2))
 
 
 def _sampler(name: str, schedule: str) -> str:

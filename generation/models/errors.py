@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from generation.requests.excerpts import excerpt
+
 MAX_LISTED = 25
 
 
@@ -17,7 +19,7 @@ class ModelNotFound(ModelError, LookupError):
     def __init__(self, name: str, available: Iterable[str] = (), *, reason: str | None = None):
         self.name = name
         self.available = list(available)
-        head = reason or f"no model named {name!r}"
+        head = reason or f"no model named '{excerpt(name)}'"
         if not self.available:
             tail = "no models are installed"
         else:

@@ -6,7 +6,11 @@ The rules:
 
 - A flag is `--name` (or `—name` / `–name`: phones turn `--` into a dash) at the start of the text
   or after whitespace, with a letter right after the dashes. `--name=value` works too. Flag names
-  are case-insensitive. Text inside double quotes (`"..."`, or curly quotes) is never a flag.
+  are case-insensitive. Text inside double quotes is never a flag: straight, curly (`“...”`,
+  `„...“`), fullwidth and guillemet quotes are all the same quote, as phones insert any of them.
+  Quotes pair up left to right; when their number is odd and a quoted stretch would hide a flag
+  (`a ”b --model "x y"`: the stray `”` would swallow `--model`), the text is refused
+  (`prompt.unbalanced_quote`, naming that quote), never guessed.
 - The prompt is everything before the first flag (surrounding spaces and trailing commas dropped).
 - Each flag's value is the text up to the next flag. `--no`, `--sampler` and `--model` take all of
   it (so `--no fog, boats` and `--sampler DPM++ 2M Karras` work unquoted); one pair of quotes around
@@ -14,8 +18,9 @@ The rules:
   one word (`--hires` and `--tile` may take none), and any further text after it is an error, as
   the prompt only ever comes before the flags.
 - A flag given twice (or under two spellings, like `--w` and `--width`) is an error.
-- The parser checks syntax only (a whole number, a ratio...); ranges and server limits are checked
-  by `generation.requests.validation.validate`.
+- The parser checks syntax (a whole number, a ratio...) and sanity bounds only, with
+  `generation.requests.numbers` (NaN, infinity and 400-digit numbers are refused by name, before
+  any arithmetic); ranges and server limits are checked by `generation.requests.validation.validate`.
 - A mistake raises `PromptError`, a `Problem` whose code says what is wrong and whose fields name
   the flag and the text given (front ends word it: `bot/ui/text.py`).
 
@@ -38,7 +43,14 @@ import re
 from dataclasses import dataclass
 
 from generation.problems import Problem
-from generation.requests.numbers import format_number
+from generation.requests.numbers import (
+    SANE_NUMBER,
+    SANE_WHOLE,
+    Bounds,
+    NumberError,
+    format_number,
+    parse_number,
+)
 from generation.requests.request import RANDOM_SEED, GenerationRequest, HiresFix, Mode, Variation
 from generation.requests.samplers import UnknownSampler, canonical_sampler
 from generation.requests.sizes import ratio_size
@@ -50,12 +62,14 @@ __all__ = ["FLAGS", "PromptError", "flag_spellings", "format_flags", "parse_prom
 DEFAULT_HIRES_SCALE = 2.0
 DEFAULT_VARIATION_STRENGTH = Variation.__dataclass_fields__["strength"].default
 
-_QUOTES = '"“”„'
+# Straight, curly (“ ” „ ‟), fullwidth and guillemet double quotes: phones and keyboards insert
+# them for ". Any of them closes any other. Single quotes and apostrophes are text (don’t).
+_QUOTES = '"“”„‟＂«»'
 _DASH_PREFIXES = ("--", "—", "–")  # ASCII, em dash, en dash
 _FLAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_RATIO = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*[:x×/]\s*(\d+(?:\.\d+)?|\.\d+)", re.IGNORECASE)
+_RATIO = re.compile(r"([^:x×/\s]+)\s*[:x×/]\s*([^:x×/\s]+)", re.IGNORECASE)
+# Each side of a ratio: 1920:1080 and 0.5:1 work; 0.0001:1 or 10**7:1 would make no image.
+RATIO_SIDE = Bounds(0.001, 1_000_000)
 _SWITCH_VALUES = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
 
 
@@ -68,6 +82,11 @@ class PromptError(Problem, ValueError):
 class _Flag:
     name: str  # canonical, without dashes
     kind: str  # int | float | text | ratio | switch | hires
+
+    @property
+    def bounds(self) -> Bounds:
+        """Sanity bounds of its numbers (validation applies the server's limits)."""
+        return SANE_WHOLE if self.kind == "int" else SANE_NUMBER
 
 
 _FLAG_LIST = (
@@ -129,8 +148,24 @@ def _flag_at(text: str, i: int) -> tuple[str, int] | None:
     return None
 
 
+def _hidden_flag(text: str, start: int, end: int) -> int | None:
+    """The end of the first flag's name inside the quoted stretch text[start:end], or None."""
+    for j in range(start + 1, end):
+        found = _flag_at(text, j)
+        if found:
+            return found[1]
+    return None
+
+
 def _scan(text: str) -> tuple[str, list[_Token]]:
-    """Split the text into the prompt and the flags with their raw values."""
+    """Split the text into the prompt and the flags with their raw values.
+
+    Quotes pair up left to right. With an odd number of quote marks one of them is stray (a
+    phone's curly quote, an inch mark), and a quoted stretch that holds a flag may be that
+    stray quote swallowing the flags after it: that is refused (`prompt.unbalanced_quote`,
+    naming the quote that opens the stretch) rather than guessed. A stray quote that hides no
+    flag (`a 12" record --ar 1:1`) is text."""
+    odd = sum(text.count(q) for q in _QUOTES) % 2 == 1
     starts: list[tuple[int, str, int]] = []  # (start, typed, name end)
     i = 0
     while i < len(text):
@@ -138,6 +173,14 @@ def _scan(text: str) -> tuple[str, list[_Token]]:
         if ch in _QUOTES:
             end = _closing_quote(text, i)
             if end != -1:
+                hidden = _hidden_flag(text, i, end) if odd else None
+                if hidden is not None:
+                    raise PromptError(
+                        "prompt.unbalanced_quote",
+                        quote=ch,
+                        count=sum(text.count(q) for q in _QUOTES),
+                        near=text[i:hidden],
+                    )
                 i = end + 1
                 continue
         found = _flag_at(text, i)
@@ -209,18 +252,49 @@ def _one_word(flag: _Flag, token: _Token, *, optional: bool = False) -> str | No
     return words[0]
 
 
+def _number(flag: _Flag, word: str, bounds: Bounds | None = None) -> int | float:
+    """The flag's number, within sanity bounds (NaN, infinity and 400-digit numbers refused)."""
+    try:
+        return parse_number(word, bounds or flag.bounds)
+    except NumberError as exc:
+        raise _bad_number(flag, word, exc) from None
+
+
+def _bad_number(flag: _Flag, word: str, exc: NumberError) -> PromptError:
+    reason = None if exc.code == "number.not_a_number" else exc.code.removeprefix("number.")
+    return PromptError(
+        "prompt.bad_value",
+        flag=flag.name,
+        kind=flag.kind,
+        value=word,
+        reason=reason,
+        digits=exc.fields["digits"],
+    )
+
+
 def _int(flag: _Flag, word: str) -> int:
     if word.lower() == "random" and flag.name == "seed":
         return RANDOM_SEED
-    if not _INT.fullmatch(word):
-        raise _fail(flag, word)
-    return int(word)
+    return int(_number(flag, word))
 
 
 def _float(flag: _Flag, word: str) -> float:
-    if not _FLOAT.fullmatch(word):
+    return float(_number(flag, word))
+
+
+def _ratio(flag: _Flag, word: str) -> tuple[float, float]:
+    match = _RATIO.fullmatch(word)
+    if not match:
         raise _fail(flag, word)
-    return float(word)
+    try:
+        rw, rh = (float(parse_number(side)) for side in match.groups())
+        if rw <= 0 or rh <= 0:
+            raise PromptError("prompt.ratio_not_positive", flag=flag.name, value=word)
+        for side in match.groups():
+            parse_number(side, RATIO_SIDE)
+    except NumberError as exc:
+        raise _bad_number(flag, word, exc) from None
+    return rw, rh
 
 
 # -- parsing ---------------------------------------------------------------------------------
@@ -360,13 +434,7 @@ def _parse_value(flag: _Flag, token: _Token) -> object:
     if flag.kind == "float":
         return _float(flag, word)
     if flag.kind == "ratio":
-        match = _RATIO.fullmatch(word)
-        if not match:
-            raise _fail(flag, word)
-        rw, rh = float(match.group(1)), float(match.group(2))
-        if rw <= 0 or rh <= 0:
-            raise PromptError("prompt.ratio_not_positive", flag=flag.name, value=word)
-        return rw, rh
+        return _ratio(flag, word)
     raise AssertionError(flag.kind)
 
 

@@ -10,13 +10,19 @@ within `limits.min_size`..`limits.max_size` and the area within `limits.max_pixe
 makes `scaled_size(width, height, scale)`, and an upscale (where `width` x `height` is the source
 image's size) `scaled_size(width, height, upscale_factor)`; those must fit `limits.max_upscaled_pixels`.
 
+Numbers come first (`checked_numbers`): a request can arrive from the prompt parser, a slash
+option, JSON or the command line, so before any rule does arithmetic every number is checked to be
+a finite number of a sane size (`generation.requests.numbers`); NaN, infinity and 400-digit values
+are refused by name (`request.bad_number`).
+
 Torch-free: the Discord front end imports this module.
 """
 
 from __future__ import annotations
 
 from generation.problems import Problem
-from generation.requests.request import MAX_SEED, RANDOM_SEED, GenerationRequest, Mode
+from generation.requests.numbers import SANE_NUMBER, SANE_WHOLE, NumberError, check_number, number_text
+from generation.requests.request import MAX_SEED, RANDOM_SEED, GenerationRequest, HiresFix, Mode, Variation
 from generation.requests.samplers import SAMPLER_NAMES, UnknownSampler, canonical_sampler
 from generation.requests.sizes import (
     largest_fitting_size,
@@ -28,7 +34,7 @@ from generation.requests.sizes import (
 from generation.requests.steps import runs_a_step
 from generation.settings import LimitSettings, Settings
 
-__all__ = ["ValidationError", "validate"]
+__all__ = ["ValidationError", "checked_numbers", "validate"]
 
 
 class ValidationError(Problem, ValueError):
@@ -38,6 +44,7 @@ class ValidationError(Problem, ValueError):
 def validate(request: GenerationRequest, settings: Settings) -> GenerationRequest:
     """The request normalised, or ValidationError saying what to change."""
     limits = settings.limits
+    request = checked_numbers(request, limits)
     changes: dict[str, object] = {}
 
     # -- prompt --------------------------------------------------------------------------
@@ -132,6 +139,91 @@ def validate(request: GenerationRequest, settings: Settings) -> GenerationReques
         _check_hires(request, width, height, limits)
 
     return request.replace(**changes)
+
+
+# Each number of a request: (field, the flag that sets it or None, whole?).
+_NUMBERS = (
+    ("width", "w", True),
+    ("height", "h", True),
+    ("steps", "steps", True),
+    ("cfg_scale", "cfg", False),
+    ("seed", "seed", True),
+    ("count", "n", True),
+    ("strength", "strength", False),
+    ("upscale_factor", None, False),
+)
+_HIRES_NUMBERS = (("scale", "hires", False), ("strength", "hires-strength", False))
+_VARIATION_NUMBERS = (("seed", "vseed", True), ("strength", "vstrength", False))
+
+
+def _ranges(limits: LimitSettings) -> dict[str, tuple[float, float]]:
+    """The plain min..max of the fields that have one, for the message about a bad number."""
+    sides = (limits.min_size, limits.max_size)
+    return {
+        "width": sides,
+        "height": sides,
+        "steps": (1, limits.max_steps),
+        "cfg_scale": (limits.min_cfg, limits.max_cfg),
+        "count": (1, limits.max_count),
+        "strength": (0, 1),
+        "hires.scale": (1, limits.max_hires_scale),
+        "hires.strength": (0, 1),
+        "hires.steps": (1, limits.max_steps),
+        "variation.strength": (0, 1),
+    }
+
+
+def checked_numbers(request: GenerationRequest, limits: LimitSettings | None = None) -> GenerationRequest:
+    """The request with every number checked: a real, finite number (a whole one where it must be)
+    of a sane size; whole floats become ints. Raises ValidationError("request.bad_number") naming
+    the field, its flag, the value as text, the reason (`nan`, `infinite`, `too_large`...) and,
+    where the field has a plain range, its `min` and `max`."""
+    ranges = _ranges(limits or LimitSettings())
+    changes = _numbers(request, _NUMBERS, "", ranges)
+    if request.hires is not None:
+        numbers = _HIRES_NUMBERS
+        if request.hires.steps is not None:  # None: the request's own steps
+            numbers += (("steps", "hires-steps", True),)
+        checked = _numbers(request.hires, numbers, "hires.", ranges)
+        changes["hires"] = HiresFix(**{**vars(request.hires), **checked})
+    if request.variation is not None:
+        checked = _numbers(request.variation, _VARIATION_NUMBERS, "variation.", ranges)
+        changes["variation"] = Variation(**{**vars(request.variation), **checked})
+    return request.replace(**changes)
+
+
+def _numbers(
+    owner: object,
+    numbers: tuple[tuple[str, str | None, bool], ...],
+    prefix: str,
+    ranges: dict[str, tuple[float, float]],
+) -> dict[str, object]:
+    checked: dict[str, object] = {}
+    for name, flag, whole in numbers:
+        value = getattr(owner, name)
+        try:
+            if isinstance(value, str):  # a number's text is the parser's business, not a request's
+                raise NumberError("number.not_a_number", value=value, digits=None)
+            checked[name] = check_number(value, SANE_WHOLE if whole else SANE_NUMBER)
+        except NumberError as exc:
+            low, high = ranges.get(prefix + name, (None, None))
+            raise ValidationError(
+                "request.bad_number",
+                field=prefix + name,
+                flag=flag,
+                value=exc.fields["value"] if isinstance(value, str) else _text(value),
+                reason=exc.code.removeprefix("number."),
+                digits=exc.fields["digits"],
+                min=low,
+                max=high,
+            ) from None
+    return checked
+
+
+def _text(value: object) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return number_text(value, count=False)  # the count is the problem's `digits`
+    return repr(value)
 
 
 def _check_hires(request: GenerationRequest, width: int, height: int, limits: LimitSettings) -> None:

@@ -35,7 +35,7 @@ class PipelineRunner:
         if self._registry is None:
             from generation.models import ModelRegistry
 
-            self._registry = ModelRegistry(self.settings.paths.models_dir, self.settings.models.hub_models)
+            self._registry = ModelRegistry(self.settings.paths.model_folders, self.settings.models.hub_models)
         return self._registry
 
     def model_names(self) -> list[str]:

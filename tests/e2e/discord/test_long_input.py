@@ -20,12 +20,12 @@ async def env(tmp_path):
     [
         ("imagine", {"prompt": "a cat --" + "x" * 2500}, ["unknown flag --xxx", "flags are --ar/--aspect"]),
         ("imagine", {"prompt": "a cat", "sampler": "s" * 2100}, ["nknown sampler 'sss", "the samplers are"]),
-        ("vary", {"strength": "9" * 3000}, ["Strength must be", "(3,000 characters)"]),
+        ("vary", {"strength": "9" * 3000}, ["Strength must be", "(3,000 digits: far too large)"]),
         ("imagine", {"prompt": "a cat", "model": "m" * 1500}, ["no model called mmm", "models are: tiny"]),
         (
             "imagine",
             {"prompt": "a cat --seed <@1> @everyone " + "*" * 3000},
-            ["unexpected text '@\u200beveryone \\*\\*", "(3,010 characters) after --seed \\<@1\\>"],
+            ["unexpected text '@\u200beveryone \\*\\*", "…' after --seed \\<@1\\>: --seed takes one value"],
         ),
     ],
 )

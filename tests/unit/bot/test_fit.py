@@ -47,7 +47,7 @@ def test_users_text_is_quoted_escaped_and_short():
     assert text.quoted("Bogus") == "'Bogus'"
     typed = "<@123> @everyone **bold** `code` [link](http://x) " + "a" * 3000
     shown = text.quoted(typed)
-    assert shown.startswith("'\\<@123\\> @\u200beveryone \\*\\*bold\\*\\* \\`code\\` \\[link\\]")
-    assert shown.endswith(f"…' ({len(typed):,} characters)") and len(shown) < 100
+    assert shown.startswith("'\\<@123\\> @\u200beveryone \\*\\*bold\\*\\*")
+    assert "…a" in shown and shown.endswith("aaa'") and len(shown) < 60
     assert text.code("a`b" + "c" * 100) == "`a'b" + "c" * 56 + "…`"
     assert text.short_prompt("   ") == "(empty prompt)"

@@ -1,31 +1,11 @@
 """The command line runs a request through parser, validation, pipelines and image code."""
 
 import json
-import shutil
 
-import pytest
 from PIL import Image, PngImagePlugin
 
-from generation.__main__ import main
 from generation.images.metadata import read_parameters
-
-
-@pytest.fixture
-def cli_config(tmp_path, tiny_model_dir):
-    models = tmp_path / "models"
-    shutil.copytree(tiny_model_dir, models / "tiny")
-    config = tmp_path / "config.toml"
-    config.write_text(
-        '[paths]\nmodels_dir = "models"\n[models]\ndefault = "tiny"\n'
-        "[defaults]\nwidth = 64\nheight = 64\nsteps = 4\nupscale_strength = 0.5\n"
-    )
-    return config
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.helpers.cli import run_cli
 
 
 def test_imagine_writes_grid_images_and_prints_json(cli_config, tmp_path, capsys):

@@ -198,7 +198,7 @@ def test_bad_values_raise_parameters_error():
     assert info.value.fields == {"key": "Size", "value": "big", "kind": "size"}
     with pytest.raises(ParametersError) as info:
         request_from_parameters("x\nSteps: 20, Sampler: Euler a, CFG scale: inf, Seed: 1")
-    assert info.value.fields == {"key": "CFG scale", "value": "inf", "kind": "number"}
+    assert info.value.fields == {"key": "CFG scale", "value": "inf", "kind": "number", "reason": "infinite"}
 
 
 def test_read_parameters_without_metadata(tmp_path):
@@ -296,3 +296,26 @@ def test_encoder_takes_an_image_object():
     assert (encoded.filename, encoded.format) == ("x.png", "PNG")
     with pytest.raises(ValueError):
         encode_under_limit(image, 0)
+
+
+@pytest.mark.parametrize(
+    ("item", "key", "reason", "digits"),
+    [
+        ("Seed: " + "1" * 4400, "Seed", "too_large", 4400),  # past Python's int() limit
+        ("Steps: " + "9" * 400, "Steps", "too_large", 400),
+        ("CFG scale: nan", "CFG scale", "nan", None),
+        ("CFG scale: 1e999", "CFG scale", "too_large", None),
+        ("Size: " + "9" * 400 + "x512", "Size", "too_large", 400),
+        ("Denoising strength: -inf", "Denoising strength", "infinite", None),
+        ("Hires upscale: NaN", "Hires upscale", "nan", None),
+        ("Variation seed: " + "7" * 5000, "Variation seed", "too_large", 5000),
+    ],
+)
+def test_numbers_read_back_are_bounded_like_typed_ones(item, key, reason, digits):
+    from generation.cli.errors import problem_line
+
+    with pytest.raises(ParametersError) as info:
+        request_from_parameters(f"x\nSteps: 20, Sampler: Euler a, Seed: 1, {item}")
+    fields = info.value.fields
+    assert (fields["key"], fields["reason"], fields.get("digits")) == (key, reason, digits)
+    assert len(problem_line(info.value)) < 300

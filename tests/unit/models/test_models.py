@@ -169,23 +169,29 @@ def test_registry_refuses_names_outside_the_folder(models_dir, name):
     assert "tiny-ldm" in str(err.value)  # the message lists what is available
 
 
-def test_registry_skips_symlinks_escaping_the_folder(tmp_path):
+def test_registry_follows_the_symlinks_the_owner_placed(tmp_path):
+    # Issue 10 made the rule one: links in the models folder are the owner's and are followed
+    # wherever they point (they used to be skipped when they left the folder); users still only
+    # name what is listed.
     outside = tmp_path / "outside"
     outside.mkdir()
-    _write_safetensors(outside / "secret.safetensors", sd1_shapes(8))
+    _write_safetensors(outside / "shared.safetensors", sd1_shapes(8))
     root = tmp_path / "models"
     root.mkdir()
     _write_safetensors(root / "real.safetensors", sd1_shapes(8))
     try:
-        (root / "escape.safetensors").symlink_to(outside / "secret.safetensors")
-        (root / "escape-dir").symlink_to(outside, target_is_directory=True)
+        (root / "shared.safetensors").symlink_to(outside / "shared.safetensors")
+        (root / "outside-dir").symlink_to(outside, target_is_directory=True)  # no model_index.json
         (root / "alias.safetensors").symlink_to(root / "real.safetensors")
     except OSError:
         pytest.skip("symlinks not supported here")
     registry = ModelRegistry(root)
-    assert registry.names() == ["alias", "real"]
+    assert registry.names() == ["alias", "real", "shared"]
+    assert registry.get("shared").path == root / "shared.safetensors"
     with pytest.raises(ModelNotFound):
-        registry.get("escape")
+        registry.get("outside-dir")
+    with pytest.raises(ModelNotFound):
+        registry.get("../outside/shared")
 
 
 def test_hub_ids_only_when_allowed(tmp_path):

@@ -132,7 +132,12 @@ IMG = {"source_image": "/tmp/source.png"}
             {"value": 25.0},
             "CFG scale must be between 1 and 20, not 25",
         ),
-        ({"cfg_scale": float("nan")}, "request.cfg_out_of_range", {}, "CFG scale must be between 1 and 20"),
+        (
+            {"cfg_scale": float("nan")},
+            "request.bad_number",
+            {"field": "cfg_scale", "flag": "cfg", "reason": "nan", "min": 1.0, "max": 20.0},
+            "CFG scale must be between 1 and 20, not 'nan' (NaN is not a number); set it with --cfg.",
+        ),
         (
             {"count": 0},
             "request.count_out_of_range",
