@@ -23,6 +23,12 @@ async def env(tmp_path):
 CAT = {"prompt": "a cat"}
 ALICE = {"user": "alice"}
 NUMBERS = [  # (command, options, subcommand, what the answer says)
+    # prompt flags (parsed by generation.requests: the bot only words what it refuses)
+    ("imagine", {"prompt": "a cat --ar " + "9" * 400 + ":1"}, None, "--ar needs a ratio like 16:9, got '999"),
+    ("imagine", {"prompt": "a cat --seed " + "7" * 4400}, None, "(4,400 digits: far too large)"),
+    ("imagine", {"prompt": "a cat --strength nan"}, None, "got 'nan' (NaN is not a number)"),
+    ("imagine", {"prompt": 'a ”b --model "x y"'}, None, "The quote ” in '”b --model' has no partner"),
+    # slash options, as a crafted client sends them
     ("imagine", CAT | {"count": 10**30}, None, "(31 digits: far too large); give a number from 1 to 4 for"),
     ("imagine", CAT | {"seed": -(10**20)}, None, "from -1 to 4294967294 for the seed option"),
     ("imagine", CAT | {"steps": 10**12}, None, "(too large); give a number from 1 to 150 for the steps"),
