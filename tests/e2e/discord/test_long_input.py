@@ -25,7 +25,11 @@ async def env(tmp_path):
         (
             "imagine",
             {"prompt": "a cat --seed <@1> @everyone " + "*" * 3000},
-            ["unexpected text '@\u200beveryone \\*\\*", "…' after --seed \\<@1\\>: --seed takes one value"],
+            [
+                "unexpected text '@\u200beveryone \\*\\*",
+                "…\\*",
+                "\\*' after --seed \\<@1\\>: --seed takes one value",
+            ],
         ),
     ],
 )
