@@ -15,31 +15,31 @@ async def env(tmp_path):
         yield env
 
 
-@pytest.mark.parametrize(
-    ("command", "options", "says"),
-    [
-        ("imagine", {"prompt": "a cat --" + "x" * 2500}, ["unknown flag --xxx", "flags are --ar/--aspect"]),
-        ("imagine", {"prompt": "a cat", "sampler": "s" * 2100}, ["nknown sampler 'sss", "the samplers are"]),
-        ("vary", {"strength": "9" * 3000}, ["Strength must be", "(3,000 digits: far too large)"]),
-        ("imagine", {"prompt": "a cat", "model": "m" * 1500}, ["no model called mmm", "models are: tiny"]),
-        (
-            "imagine",
-            {"prompt": "a cat --seed <@1> @everyone " + "*" * 3000},
-            [
-                "unexpected text '@\u200beveryone \\*\\*",
-                "…\\*",
-                "\\*' after --seed \\<@1\\>: --seed takes one value",
-            ],
-        ),
-    ],
-)
-async def test_long_input_is_answered_with_what_to_change(env, command, options, says):
-    ix = await env.server.slash(command, options)
-    message = await answer(env.server, ix)
-    for words in says:
-        assert words in message.content, message.content
-    assert len(message.content) <= 600 and message.ephemeral
-    assert "@everyone" not in message.content and "<@1>" not in message.content  # escaped
+LONG_INPUT = [
+    ("imagine", {"prompt": "a cat --" + "x" * 2500}, ["unknown flag --xxx", "flags are --ar/--aspect"]),
+    ("imagine", {"prompt": "a cat", "sampler": "s" * 2100}, ["nknown sampler 'sss", "the samplers are"]),
+    ("vary", {"strength": "9" * 3000}, ["Strength must be", "(3,000 digits: far too large)"]),
+    ("imagine", {"prompt": "a cat", "model": "m" * 1500}, ["no model called mmm", "models are: tiny"]),
+    (
+        "imagine",
+        {"prompt": "a cat --seed <@1> @everyone " + "*" * 3000},
+        [
+            "unexpected text '@\u200beveryone \\*\\*",
+            "…\\*",
+            "\\*' after --seed \\<@1\\>: --seed takes one value",
+        ],
+    ),
+]  # (command, options, what the answer says)
+
+
+async def test_long_input_is_answered_with_what_to_change(env):
+    for command, options, says in LONG_INPUT:
+        ix = await env.server.slash(command, options)
+        message = await answer(env.server, ix)
+        for words in says:
+            assert words in message.content, message.content
+        assert len(message.content) <= 600 and message.ephemeral
+        assert "@everyone" not in message.content and "<@1>" not in message.content  # escaped
     assert_nothing_refused(env.server)
     assert await env.service.user_jobs(env.server.default_user.id) == []
 
