@@ -11,12 +11,16 @@ or an admin of a server where the job is visible.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import discord
 
 from bot.checks import is_admin
 from bot.settings import DiscordSettings
 from generation.jobs.types import Job
+
+if TYPE_CHECKING:
+    from bot.app import ImagineBot
 
 
 @dataclass(frozen=True)
@@ -64,3 +68,12 @@ def may_manage(viewer: Viewer, job: Job) -> bool:
 
 def visible(viewer: Viewer, jobs: list[Job]) -> list[Job]:
     return [job for job in jobs if may_see(viewer, job)]
+
+
+async def visible_job(interaction: discord.Interaction, job_id: str) -> Job | None:
+    """The job, when the user may see it; None as for a job that does not exist (no leak)."""
+    bot: ImagineBot = interaction.client  # type: ignore[assignment]
+    job = await bot.service.get_job(job_id)
+    if job is None or not may_see(Viewer.of(interaction, bot.discord_settings), job):
+        return None
+    return job

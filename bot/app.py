@@ -28,6 +28,9 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.cogs.vary",
     "bot.cogs.show",
     "bot.cogs.admin",
+    "bot.cogs.prefs",  # /settings
+    "bot.cogs.forms",  # submitted forms (modals), by their custom_id
+    "bot.cogs.edits",  # the edit buttons (region, zoom, pan) and the mask editor page
 )
 
 

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import strengths, submit
+from bot import remix, strengths, submit
 from bot.access import Viewer, may_manage, may_see
 from bot.meta import DeliveryMeta, upscale_depth
+from bot.prefs import results_by_dm
 from bot.replies import defer, fail, reply
 from bot.ui import text
 from generation.images.metadata import format_parameters
@@ -66,10 +67,13 @@ class ResultButton(discord.ui.DynamicItem[discord.ui.Button], template=CUSTOM_ID
 
 
 async def handle(interaction: discord.Interaction, action: str, job_id: str, index: int) -> None:
+    if action in remix.REMIXABLE and await remix.remix_on(interaction):
+        await remix.open_remix(interaction, action, job_id, index)  # a form is the first answer
+        return
     # Acknowledge first: the job lookup and everything after it may take a while.
-    private = action in (DELETE, INFO, CANCEL)
-    await defer(interaction, ephemeral=private)
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
+    private = action in (DELETE, INFO, CANCEL) or await results_by_dm(interaction)
+    await defer(interaction, ephemeral=private)
     job = await bot.service.get_job(job_id)
     if job is None:
         await fail(interaction, text.job_gone(job_id))

@@ -185,6 +185,8 @@ class JobMessage:
             job = await self.bot.service.get_job(job.id) or job  # the event may carry an older row
         target = self.target
         assert target is not None
+        if target.private and await self._deliver_by_dm(job):
+            return
         upload = await result_upload(self.bot.service, job, target.filesize_limit, target.spoiler)
         view = result_view(job, self.bot.discord_settings)
         message = await self._send(text.result_text(job), [upload] if upload else [], view, final=True)
@@ -194,6 +196,31 @@ class JobMessage:
             await self._record(
                 delivered=True, result_message_id=message.id, result_channel_id=message.channel.id
             )
+
+    async def _deliver_by_dm(self, job: Job) -> bool:
+        """The result in the user's DMs (their /settings say so); its message says where it went.
+        False when the DM cannot be sent (DMs closed): the result then goes where it would have."""
+        target = self.target
+        assert target is not None
+        try:
+            channel = await self.bot.create_dm(discord.Object(target.user_id))
+            limit = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES  # a DM's limit, not the server's
+            upload = await result_upload(self.bot.service, job, limit, False)
+            message = await channel.send(
+                **fitted(
+                    text.with_note(text.result_text(job), target.note),
+                    files=[upload.file()] if upload else [],
+                    view=result_view(job, self.bot.discord_settings),
+                )
+            )
+        except discord.HTTPException as exc:
+            log.info("job %s: could not DM the result (%s); posting it as usual", self.job_id, exc)
+            return False
+        await self._record(delivered=True, result_message_id=message.id, result_channel_id=channel.id)
+        if not self.token_dead and target.token_usable():
+            with contextlib.suppress(discord.HTTPException):
+                await self._edit_through_token(text.sent_by_dm(job, message.jump_url), [], None)
+        return True
 
     async def _send(
         self, content: str, uploads: list[Upload], view: discord.ui.View | None, *, final: bool
@@ -241,8 +268,8 @@ class JobMessage:
     ) -> discord.Message | None:
         target = self.target
         assert target is not None
-        if target.channel_id is None:
-            return None
+        if target.channel_id is None or (target.private and not final):
+            return None  # a private job's progress is never posted for the channel to see
         channel = self.bot.get_partial_messageable(target.channel_id)
         try:
             if final:

@@ -37,11 +37,18 @@ class DeliveryMeta:
     delivered: bool = False  # the outcome was posted
     result_message_id: int | None = None
     result_channel_id: int | None = None
+    private: bool = False  # the user's results go by DM (their /settings), not to the channel
     note: str = ""  # shown under the job's messages: what the bot changed (an upload scaled up)
 
     @classmethod
     def for_interaction(
-        cls, interaction: discord.Interaction, *, spoiler: bool, depth: int = 0, note: str = ""
+        cls,
+        interaction: discord.Interaction,
+        *,
+        spoiler: bool,
+        depth: int = 0,
+        private: bool = False,
+        note: str = "",
     ) -> DeliveryMeta:
         """A job just submitted for this (deferred) interaction."""
         return cls(
@@ -54,6 +61,7 @@ class DeliveryMeta:
             filesize_limit=interaction.filesize_limit,
             spoiler=spoiler,
             depth=depth,
+            private=private,
             note=note,
         )
 
@@ -82,6 +90,7 @@ class DeliveryMeta:
             delivered=bool(data.get("delivered", False)),
             result_message_id=_int_or_none(data.get("result_message_id")),
             result_channel_id=_int_or_none(data.get("result_channel_id")),
+            private=bool(data.get("private", False)),
             note=str(data.get("note") or ""),
         )
 
@@ -93,9 +102,9 @@ class DeliveryMeta:
 
     @property
     def reachable(self) -> bool:
-        """A job of the bot's: it has a channel or a token to answer through (the command line's
-        jobs have neither)."""
-        return self.channel_id is not None or bool(self.token)
+        """A job of the bot's: it has a channel or a token to answer through, or goes by DM (the
+        command line's jobs have none of these)."""
+        return self.channel_id is not None or bool(self.token) or (self.private and bool(self.user_id))
 
     def token_usable(self, now: float | None = None) -> bool:
         now = time.time() if now is None else now

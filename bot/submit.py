@@ -7,7 +7,7 @@ acknowledgement.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -45,7 +45,14 @@ async def check_request(
     bot: ImagineBot, interaction: discord.Interaction, request: GenerationRequest
 ) -> GenerationRequest:
     """Server safety rules, then the generation limits; raises Refused with the reason."""
-    word = await banned_word_in(request.prompt, bot.service, bot.discord_settings, interaction.guild_id)
+    return await check_for_guild(bot, interaction.guild_id, request)
+
+
+async def check_for_guild(
+    bot: ImagineBot, guild_id: int | None, request: GenerationRequest
+) -> GenerationRequest:
+    """`check_request` for a server (or a DM: None), without an interaction (the mask editor page)."""
+    word = await banned_word_in(request.prompt, bot.service, bot.discord_settings, guild_id)
     if word is not None:
         raise Refused(text.banned_word(word))
     try:
@@ -60,21 +67,29 @@ async def submit(
     *,
     parent_id: str | None = None,
     depth: int = 0,
+    private: bool | None = None,
+    extra_meta: dict[str, Any] | None = None,
     notes: Sequence[Problem] = (),
 ) -> Job | None:
     """Check and queue the request; its message is the interaction's (deferred) response, with
     `notes` (what the bot changed about the request) under it.
 
-    Returns the job, or None after telling the user why it was refused.
+    Returns the job, or None after telling the user why it was refused. `private`: the result
+    goes by DM (the user's /settings); by default, when the interaction was answered for the user
+    alone. `extra_meta`: more for the job's meta (an edit's inputs).
     """
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
+    if private is None:
+        private = bool(interaction.extras.get("ephemeral")) and interaction.guild_id is not None
     try:
         request = await check_request(bot, interaction, request)
         spoiler = await wants_spoiler(interaction, bot.service, bot.discord_settings)
         note = " ".join(text.describe(n) for n in notes)
-        meta = DeliveryMeta.for_interaction(interaction, spoiler=spoiler, depth=depth, note=note)
+        meta = DeliveryMeta.for_interaction(
+            interaction, spoiler=spoiler, depth=depth, private=private, note=note
+        )
         job = await bot.service.submit(
-            request, owner_of(interaction), parent_id=parent_id, meta=meta.to_dict()
+            request, owner_of(interaction), parent_id=parent_id, meta=(extra_meta or {}) | meta.to_dict()
         )
     except Refused as exc:
         await fail(interaction, str(exc))

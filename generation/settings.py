@@ -160,7 +160,8 @@ class Settings:
 # -- loading ---------------------------------------------------------------------------------
 
 # [discord] belongs to the bot (bot/settings.py types it); generation only carries it, unchecked.
-FRONT_END_SECTIONS = ("discord",)
+# So does [web], the bot's mask editor page (bot/web/settings.py).
+FRONT_END_SECTIONS = ("discord", "web")
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:

@@ -12,6 +12,15 @@ from discord.ext import commands
 from bot import submit
 from bot.autocomplete import matching
 from bot.bounds import within
+from bot.prefs import (
+    ASPECTS,
+    default_aspect,
+    load_prefs,
+    private_here,
+    styled_prompt,
+    user_defaults,
+    with_model,
+)
 from bot.replies import defer, fail
 from bot.ui.text import message_for
 from generation.requests.prompt import PromptError, parse_prompt
@@ -22,7 +31,6 @@ from generation.settings import DefaultSettings
 if TYPE_CHECKING:
     from bot.app import ImagineBot
 
-ASPECTS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
 # The options' ranges as declared below, checked again: a crafted client can send anything.
 RANGES = {"count": (1, 4), "seed": (-1, MAX_SEED), "steps": (1, 150), "cfg": (0.0, 30.0)}
 
@@ -97,7 +105,10 @@ class Imagine(commands.Cog):
         sampler: str | None = None,
         model: str | None = None,
     ) -> None:
-        await defer(interaction)
+        # Read first: the user's settings say whether the answer is for them alone (results by DM).
+        prefs = await load_prefs(self.bot.service, interaction.user.id)
+        private = private_here(prefs, interaction.guild_id)
+        await defer(interaction, ephemeral=private)
         try:
             for name, value in (("count", count), ("seed", seed), ("steps", steps), ("cfg", cfg)):
                 within(name, value, *RANGES[name])
@@ -106,7 +117,7 @@ class Imagine(commands.Cog):
             return
         options = ImagineOptions(
             negative=negative,
-            aspect=aspect.value if aspect else None,
+            aspect=aspect.value if aspect else default_aspect(prefs, prompt),
             count=count,
             seed=seed,
             steps=steps,
@@ -115,10 +126,13 @@ class Imagine(commands.Cog):
             model=model,
         )
         try:
-            request = build_request(prompt, options, self.bot.settings.defaults)
+            defaults = user_defaults(prefs, self.bot.settings.defaults)
+            request = build_request(styled_prompt(prompt, prefs.style), options, defaults)
         except (PromptError, ValueError) as exc:
             await fail(interaction, message_for(exc))
             return
+        if options.model is None:
+            request = with_model(request, prefs, self.bot.service.model_names())
         await submit.submit(interaction, request)
 
     @imagine.autocomplete("sampler")

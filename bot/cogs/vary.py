@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,13 +14,22 @@ from bot import submit
 from bot.access import Viewer, may_see, visible
 from bot.autocomplete import job_choices
 from bot.bounds import within
+from bot.edits import EditInput, EditKind, EditSource, submit_edit
+from bot.prefs import results_by_dm
 from bot.replies import defer, fail
 from bot.strengths import STRONG, SUBTLE, parse_strength
 from bot.ui import text
 from bot.ui.text import message_for
 from generation.images.intake import ImageRefused, IntakeLimits, read_image
+from generation.jobs.types import Job
 from generation.problems import Problem
-from generation.requests.followups import NoSuchImage, fit_size, variation_of_image, with_enough_steps
+from generation.requests.followups import (
+    NoSuchImage,
+    fit_size,
+    output_size,
+    variation_of_image,
+    with_enough_steps,
+)
 from generation.requests.prompt import PromptError, parse_prompt
 from generation.requests.request import GenerationRequest, Mode
 from generation.settings import Settings
@@ -34,7 +44,22 @@ STRENGTH_CHOICES = (
 
 
 class UploadError(ValueError):
-    """The attachment could not be fetched; the message is for the user."""
+    """The attachment could not be fetched, or is no mask; the message is for the user."""
+
+
+def mask_png_of_upload(data: bytes, size: tuple[int, int], limits: IntakeLimits) -> bytes:
+    """A mask upload as a grayscale PNG of `size` (white = repaint), read through the image intake
+    like any upload (ImageRefused); UploadError when it paints nothing. Runs in a thread."""
+    from PIL import Image
+
+    mask = read_image(data, limits).image.convert("L")
+    if mask.size != size:
+        mask = mask.resize(size, Image.Resampling.BILINEAR)
+    if mask.getextrema()[1] < 128:
+        raise UploadError(text.MASK_PAINTS_NOTHING)
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def upload_request(
@@ -58,6 +83,7 @@ class Vary(commands.Cog):
         index="Which image of that job (1-4)",
         prompt="What the variations should show (flags work too); default: the job's prompt",
         strength="How much to change: subtle, strong, or a number from 0 to 1",
+        mask="Repaint only a region: an image the source's shape, white where to repaint",
     )
     async def vary(
         self,
@@ -67,17 +93,28 @@ class Vary(commands.Cog):
         index: app_commands.Range[int, 1, 4] = 1,
         prompt: str | None = None,
         strength: str | None = None,
+        mask: discord.Attachment | None = None,
     ) -> None:
-        await defer(interaction)
+        await defer(interaction, ephemeral=await results_by_dm(interaction))
         settings = self.bot.settings
         try:
             value = parse_strength(strength, settings.defaults.img2img_strength)
+            within("index", index, 1, 4)
             notes: tuple[Problem, ...] = ()
+            if mask is not None and (image is not None or job is not None):
+                source = await self.edit_source(interaction, image, job, index - 1, prompt, value)
+                edit = EditInput(
+                    EditKind.REGION,
+                    prompt=prompt or None,
+                    mask_png=await self.read_mask(mask, output_size(source.request)),
+                    strength=value,
+                )
+                await submit_edit(interaction, source, edit)
+                return
             if image is not None:
                 request, notes = await self.from_upload(interaction, image, prompt or "", value)
                 parent = None
             elif job is not None:
-                within("index", index, 1, 4)
                 request, parent = await self.from_job(interaction, job, index - 1, prompt, value), job.strip()
             else:
                 await fail(interaction, text.VARY_NEEDS_A_SOURCE)
@@ -86,6 +123,41 @@ class Vary(commands.Cog):
             await fail(interaction, message_for(exc))
             return
         await submit.submit(interaction, request, parent_id=parent, notes=notes)
+
+    async def edit_source(
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment | None,
+        job_id: str | None,
+        index: int,
+        prompt: str | None,
+        strength: float,
+    ) -> EditSource:
+        """What a masked /vary repaints: the upload, or the past job's image."""
+        if image is not None:
+            request, _ = await self.from_upload(interaction, image, prompt or "", strength)
+            assert request.source_image is not None
+            return EditSource(request, request.source_image)
+        assert job_id is not None
+        return EditSource.of_job(await self.visible_job(interaction, job_id), index)
+
+    async def visible_job(self, interaction: discord.Interaction, job_id: str) -> Job:
+        """The job, if the user may see it (else Refused, the same answer as for no such job)."""
+        job = await self.bot.service.get_job(job_id.strip())
+        if job is None or not may_see(Viewer.of(interaction, self.bot.discord_settings), job):
+            raise submit.Refused(text.no_job_you_can_see(job_id.strip()))
+        return job
+
+    async def read_mask(self, mask: discord.Attachment, size: tuple[int, int]) -> bytes:
+        """The attached mask as a grayscale PNG of the source's size (white = repaint)."""
+        limits = IntakeLimits.from_settings(self.bot.settings)
+        if mask.size > limits.max_bytes:
+            raise ImageRefused("image.too_many_bytes", size=mask.size, max=limits.max_bytes)
+        try:
+            data = await mask.read()
+        except discord.HTTPException as exc:
+            raise UploadError(text.UPLOAD_NOT_DOWNLOADED) from exc
+        return await asyncio.to_thread(mask_png_of_upload, data, size, limits)
 
     async def from_upload(
         self, interaction: discord.Interaction, image: discord.Attachment, prompt: str, strength: float
@@ -107,9 +179,7 @@ class Vary(commands.Cog):
     async def from_job(
         self, interaction: discord.Interaction, job_id: str, index: int, prompt: str | None, strength: float
     ) -> GenerationRequest:
-        job = await self.bot.service.get_job(job_id.strip())
-        if job is None or not may_see(Viewer.of(interaction, self.bot.discord_settings), job):
-            raise submit.Refused(text.no_job_you_can_see(job_id.strip()))
+        job = await self.visible_job(interaction, job_id)
         request = variation_of_image(job, index, self.bot.settings, strength=strength)
         if prompt:
             request = with_enough_steps(parse_prompt(prompt, self.bot.settings.defaults, base=request))

@@ -218,17 +218,6 @@ def _clip(text: str, length: int = 40) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
-
-
 def reset_phrase(seconds_left: float, resets_at: float) -> str:
     """ "in 3 h 12 min (00:00 UTC)": when a quota day ends."""
     seconds = max(0, math.ceil(seconds_left))
@@ -268,7 +257,7 @@ def _queue_full(f: Mapping[str, Any]) -> str:
     return (
         f"The queue is full: {f['count']} jobs are waiting, the most it holds "
         f"(the limit is {f['limit']}). Try again in a few minutes"
-        + (f" (the next job should start in about {_duration(first)})." if first > 0 else ".")
+        + (f" (the next job should start in about {format_seconds(first)})." if first > 0 else ".")
     )
 
 
@@ -918,3 +907,165 @@ def synced(count: int, changed: bool) -> str:
     if changed:
         return f"Synced {commands} with Discord: they had changed since the last sync."
     return f"Synced {commands} with Discord again; nothing had changed since the last sync."
+
+
+# -- /settings: a user's own defaults ------------------------------------------------------------------
+
+PREFS_PLACEHOLDERS = {
+    "model": "Model",
+    "sampler": "Sampler",
+    "aspect": "Aspect ratio",
+    "count": "Images per job",
+}
+PREFS_FORM_TITLE = "Steps, CFG and style"
+PREFS_STEPS_LABEL = "Steps"
+PREFS_CFG_LABEL = "CFG scale"
+PREFS_STYLE_LABEL = "Style"
+PREFS_EMPTY_IS_DEFAULT = "Empty: the server's default"
+PREFS_NOT_YOURS = "These are someone else's settings; use /settings for your own."
+
+
+def prefs_default_model(active: str | None) -> str:
+    return f"Server default ({active})" if active else "Server default"
+
+
+def prefs_default_value(value: str) -> str:
+    return f"Server default ({value})"
+
+
+def prefs_button_label(field: str, on: bool | None) -> str:
+    if field == "remix":
+        return f"Remix: {'on' if on else 'off'}"
+    if field == "private":
+        return f"Results by DM: {'on' if on else 'off'}"
+    return {"more": "Steps, CFG, style…", "reset": "Reset"}[field]
+
+
+def prefs_panel(prefs: Any, defaults: Any, active_model: str | None) -> str:
+    """The panel's text: each default, the user's own in bold."""
+
+    def shown(value: Any, default: Any) -> str:
+        if value is None:
+            return f"{default} (server)"
+        return f"**{_n(value) if isinstance(value, float) else value}**"
+
+    lines = [
+        "**Your defaults** for /imagine: prompt flags and command options still win.",
+        f"Model: {shown(prefs.model, active_model or 'active model')} · "
+        f"Sampler: {shown(prefs.sampler, defaults.sampler)} · Steps: {shown(prefs.steps, defaults.steps)}",
+        f"Aspect: {shown(prefs.aspect, '1:1')} · Images: {shown(prefs.count, defaults.count)} · "
+        f"CFG: {shown(prefs.cfg, _n(defaults.cfg_scale))}",
+        f"Style: {shown(short_prompt(prefs.style, 100) if prefs.style else None, 'none')}",
+        f"Remix: **{'on' if prefs.remix else 'off'}** (follow-ups open the prompt to edit first) · "
+        f"Results by DM: **{'on' if prefs.private else 'off'}**",
+    ]
+    return "\n".join(lines)
+
+
+def prefs_invalid(field: str, limits: Any) -> str:
+    if field == "steps":
+        return f"Steps must be a whole number from 1 to {limits.max_steps} (or empty for the default)."
+    if field == "cfg":
+        return (
+            f"CFG scale must be a number from {_n(limits.min_cfg)} to {_n(limits.max_cfg)} "
+            "(or empty for the default)."
+        )
+    if field == "style":
+        return "A style name is at most 100 characters, without double quotes."
+    return "That setting is not one I know."
+
+
+def sent_by_dm(job: Job, jump_url: str) -> str:
+    """The job's message in the channel once its result went to the user's DMs."""
+    return f"{headline(job.request, job.owner.user_id)}\nSent to your direct messages: {jump_url}"
+
+
+# -- remix and edits -------------------------------------------------------------------------------------
+
+REMIX_TITLE = "Remix: edit the prompt"
+REMIX_PROMPT_LABEL = "Prompt and flags"
+VARY_REGION_LABEL = "Vary (Region)"
+CUSTOM_ZOOM_LABEL = "Custom Zoom"
+ZOOM_FACTOR_LABEL = "Zoom out by (above 1, up to 2)"
+
+
+def zoom_label(factor: float) -> str:
+    return f"Zoom Out {_n(factor)}x"
+
+
+def zoom_factor_invalid(typed: str, maximum: float) -> str:
+    return f"Zoom out by a number above 1 and at most {_n(maximum)}, like 1.5; not {_clip(typed, 20)!r}."
+
+
+REGION_PLACEHOLDER = "Pick the cells to repaint"
+REGION_PROMPT_LABEL = "What the cells should show (prompt and flags)"
+REGION_NO_CELLS = "Pick at least one cell of the grid to repaint."
+MASK_PAGE_LABEL = "Paint the region instead"
+
+
+def region_cell_label(cell: int, grid: int) -> str:
+    row, column = divmod(cell - 1, grid)
+    return f"Cell {cell} (row {row + 1}, column {column + 1})"
+
+
+def region_picker(grid: int, with_page: bool) -> str:
+    text = (
+        f"**Vary (Region):** pick the cells of the {grid}x{grid} grid to repaint (several at once), "
+        "then say what they should show. The rest of the image stays as it is."
+    )
+    if with_page:
+        text += (
+            "\nFor a precise region, paint it on the page the button opens (the link works once, for 15 min)."
+        )
+    return text
+
+
+def region_form_title(cells: Sequence[int]) -> str:
+    listed = ", ".join(str(c) for c in cells)
+    title = f"Repaint cells {listed}" if len(cells) > 1 else f"Repaint cell {listed}"
+    return title if len(title) <= 45 else f"Repaint {len(cells)} cells"
+
+
+MASK_PAINTS_NOTHING = "The mask is all dark: paint the part to repaint in white (the rest black)."
+
+
+# -- the mask editor page (bot/web/) ------------------------------------------------------------------
+
+WEB_EDITOR_TITLE = "Vary (Region): paint what to repaint"
+WEB_REFUSED_TITLE = "This link cannot be used"
+WEB_QUEUED_TITLE = "Queued"
+WEB_NOT_FOUND = "There is nothing here. Open the link from the bot's Vary (Region) reply."
+WEB_MASK_UNREADABLE = "The painted region did not arrive as an image. Reload the page and try again."
+WEB_MASK_EMPTY = "Nothing is painted: paint the part of the image to repaint, then submit."
+WEB_LINK_REASONS = {
+    "forged": "This link is not one the bot made (it may be incomplete). Copy the whole link, or click "
+    "Vary (Region) again for a new one.",
+    "expired": "This link has expired. Click Vary (Region) again in Discord for a new one.",
+    "used": "This link has been used already: each works once. Click Vary (Region) again for a new one.",
+    "unknown": "The bot no longer knows this link. Click Vary (Region) again in Discord for a new one.",
+}
+
+
+def web_link_refused(reason: str) -> str:
+    return WEB_LINK_REASONS.get(reason, WEB_LINK_REASONS["forged"])
+
+
+def web_editor_intro(job_id: str, seconds_left: float) -> str:
+    minutes = max(1, math.ceil(seconds_left / 60))
+    return (
+        f"Job {job_id}. Paint over the part to repaint (the brush, or the lasso to outline it), edit the "
+        f"prompt and submit; the rest of the image stays as it is. This link works once, for about "
+        f"{minutes} more min."
+    )
+
+
+def web_upload_too_big(limit: int) -> str:
+    return f"The painted region is larger than {limit // 1024} KiB, the most this page accepts."
+
+
+def web_prompt_too_long(limit: int) -> str:
+    return f"The prompt is longer than {limit:,} characters; shorten it and submit again."
+
+
+def web_queued(job_id: str) -> str:
+    return f"Your edit is queued as job {job_id}. The result will appear in Discord; you can close this page."

@@ -1,5 +1,6 @@
-"""The buttons under job messages: the result's (U1-U4, V1-V4, reroll, info, delete) and the
-cancel button while a job waits or runs.
+"""The buttons under job messages: the result's (U1-U4, V1-V4, reroll, info, delete; under an
+upscale also vary subtle/strong and the edit buttons of bot/edit_buttons.py) and the cancel button
+while a job waits or runs.
 
 The buttons are `bot.buttons.ResultButton`s, which work on any message that carries them.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import discord
 
 from bot.buttons import CANCEL, DELETE, INFO, REROLL, STRONG, SUBTLE, UPSCALE, VARY, ResultButton
+from bot.edit_buttons import edit_buttons
 from bot.meta import DeliveryMeta
 from bot.settings import DiscordSettings
 from bot.ui import text
@@ -23,6 +25,8 @@ def result_view(job: Job, settings: DiscordSettings) -> discord.ui.View:
         view.add_item(ResultButton(STRONG, job.id, 0, label=text.VARY_STRONG_LABEL, emoji="🪄", row=0))
         if DeliveryMeta.of(job).depth < settings.max_upscale_depth:
             view.add_item(ResultButton(UPSCALE, job.id, 0, label=text.UPSCALE_AGAIN_LABEL, emoji="🔍", row=0))
+        for button in edit_buttons(job):  # Vary (Region), Zoom Out, Pan: rows 1 and 3
+            view.add_item(button)
     else:
         for image in job.images[:5]:
             label = text.upscale_label(image.index + 1)

@@ -1,7 +1,13 @@
-"""Saving a job's images: one PNG per image with its own parameters, then the grid, atomically."""
+"""A job's images as PNG files: each image with its own parameters, then the grid.
+
+`encode_images` makes the bytes (workers send them to the job service, which stores them as
+artifacts); `save_job_images` writes them into a folder (the command line); `write_atomic` is how
+any of them reaches a disk.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from collections.abc import Sequence
@@ -16,17 +22,59 @@ from generation.requests.request import MAX_SEED, RANDOM_SEED, GenerationRequest
 
 
 @dataclass(frozen=True)
+class EncodedImages:
+    """A job's images as PNG bytes (each with its own parameters), their seeds, and the grid."""
+
+    images: list[bytes]
+    seeds: list[int]
+    grid: bytes | None
+
+
+@dataclass(frozen=True)
 class SavedImages:
     grid: Path
     images: list[Path]  # outputs_dir/<job_id>/<index>.png, index from 0
     seeds: list[int]  # the seed of each image
 
 
-def _save_png_atomic(image: Image.Image, path: Path, parameters: str) -> None:
+def png_bytes(image: Image.Image, parameters: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=pnginfo(parameters))
+    return buffer.getvalue()
+
+
+def encode_images(
+    request: GenerationRequest,
+    images: Sequence[Image.Image],
+    model_name: str | None,
+    model_hash: str | None,
+    *,
+    hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
+) -> EncodedImages:
+    """A job's images as PNG bytes, image i (made with seed + i) carrying its own A1111 parameters,
+    and the grid carrying the first seed's."""
+    if not images:
+        raise ValueError("a job's result needs at least one image")
+    if request.seed == RANDOM_SEED:
+        raise ValueError("resolve the request's seed before encoding its images")
+    seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(len(images))]
+    pngs = [
+        png_bytes(
+            image, format_parameters(request, seed, model_name, model_hash, hires_upscaler=hires_upscaler)
+        )
+        for image, seed in zip(images, seeds, strict=True)
+    ]
+    text = format_parameters(request, seeds[0], model_name, model_hash, hires_upscaler=hires_upscaler)
+    return EncodedImages(pngs, seeds, png_bytes(make_grid(list(images)), text))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """`data` at `path`, whole or not at all (a crash leaves the old file or none, never half)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "wb") as f:
-            image.save(f, format="PNG", pnginfo=pnginfo(parameters))
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -47,22 +95,14 @@ def save_job_images(
 ) -> SavedImages:
     """Write `<outputs_dir>/<job_id>/<index>.png` per image (image i made with seed + i, in its
     own parameters) and then `grid.png` (with the first seed), each atomically."""
-    if not images:
-        raise ValueError("save_job_images needs at least one image")
-    if request.seed == RANDOM_SEED:
-        raise ValueError("resolve the request's seed before saving its images")
     if not job_id or "/" in job_id or "\\" in job_id or job_id in (".", ".."):
         raise ValueError(f"a job id must be a plain file name, not {job_id!r}")
+    encoded = encode_images(request, images, model_name, model_hash, hires_upscaler=hires_upscaler)
     folder = Path(outputs_dir) / job_id
-    folder.mkdir(parents=True, exist_ok=True)
-    seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(len(images))]
     paths = []
-    for index, (image, seed) in enumerate(zip(images, seeds, strict=True)):
-        path = folder / f"{index}.png"
-        text = format_parameters(request, seed, model_name, model_hash, hires_upscaler=hires_upscaler)
-        _save_png_atomic(image, path, text)
-        paths.append(path)
+    for index, data in enumerate(encoded.images):
+        paths.append(folder / f"{index}.png")
+        write_atomic(paths[-1], data)
     grid = folder / "grid.png"
-    text = format_parameters(request, seeds[0], model_name, model_hash, hires_upscaler=hires_upscaler)
-    _save_png_atomic(make_grid(images), grid, text)
-    return SavedImages(grid=grid, images=paths, seeds=seeds)
+    write_atomic(grid, encoded.grid)
+    return SavedImages(grid=grid, images=paths, seeds=encoded.seeds)

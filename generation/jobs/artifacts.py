@@ -19,6 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from generation.images.saving import write_atomic
+
 _KEY_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 MAX_KEY_LENGTH = 512
 UPLOADS = "uploads"
@@ -103,7 +105,7 @@ class LocalArtifacts:
 
     async def put(self, key: str, data: bytes) -> None:
         path = self.root / check_key(key)
-        await asyncio.to_thread(_write_atomic, path, data)
+        await asyncio.to_thread(write_atomic, path, data)
 
     async def get(self, key: str) -> bytes:
         path = self.local_path(key)
@@ -118,17 +120,3 @@ class LocalArtifacts:
     async def delete(self, key: str) -> None:
         path = self.root / check_key(key)
         await asyncio.to_thread(path.unlink, missing_ok=True)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -463,6 +463,14 @@ class JobService:
         """Store a JSON value; None deletes the setting. Raises StoreWriteFailed."""
         await self._write(self.store.set_guild_setting(guild_id, key, value))
 
+    async def user_settings(self, user_id: int) -> dict[str, Any]:
+        """A user's own settings as a front end stored them (empty: none)."""
+        return await self.store.user_settings(user_id)
+
+    async def set_user_settings(self, user_id: int, values: dict[str, Any]) -> None:
+        """Replace a user's settings (a JSON object); an empty one deletes them."""
+        await self.store.set_user_settings(user_id, dict(values), time.time())
+
     async def state(self, key: str, default: Any = None) -> Any:
         """A front end's own JSON value kept across restarts (the bot: its synced commands' hash)."""
         return await self.store.state(key, default)

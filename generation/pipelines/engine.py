@@ -46,6 +46,8 @@ from generation.pipelines.upscalers import LANCZOS, UpscalerUnavailable, resolve
 from generation.progress import Cancelled, CancelToken, Progress, ProgressCallback
 from generation.requests.request import RANDOM_SEED, GenerationRequest, Mode
 from generation.requests.samplers import canonical_sampler, estimate_steps
+from generation.requests.sizes import scaled_size
+from generation.requests.steps import strength_running_a_step
 from generation.settings import ModelSettings
 
 _LOCK = threading.RLock()  # one call at a time touches a model's scheduler, VAE modes and convs
@@ -213,7 +215,7 @@ def denoise(
         kwargs.update(height=height, width=width, latents=noise)
     else:
         use_noise(scheduler, noise)
-        kwargs.update(image=init_images, strength=effective_strength(steps, strength or 0.0))
+        kwargs.update(image=init_images, strength=strength_running_a_step(steps, strength or 0.0))
 
     # c. run the pipeline: its denoising loop (the reporter after each step), then the VAE decode
     call.reporter.layout = batch.layout
@@ -310,26 +312,6 @@ def img2img_pipeline(model: LoadedModel) -> Any:
             derived.set_progress_bar_config(**bar)
         model.derived["img2img"] = derived
     return derived
-
-
-def effective_strength(steps: int, strength: float) -> float:
-    """The strength to hand diffusers so that at least one step runs (it runs `int(steps * strength)`)."""
-    strength = min(max(float(strength), 0.0), 1.0)
-    if int(steps * strength) >= 1:
-        return strength
-    return min(1.0, 1.5 / steps)  # int(steps * 1.5 / steps) == 1
-
-
-def scaled_size(width: int, height: int, scale: float, multiple: int = 8) -> tuple[int, int]:
-    """`(width, height) * scale`, rounded to multiples of 8 (what the pipelines accept).
-
-    The requests package is getting one set of size rules (`generation/requests/sizes.py`); once it
-    is merged, this becomes a call to it.
-    """
-    return (
-        max(multiple, round(width * scale / multiple) * multiple),
-        max(multiple, round(height * scale / multiple) * multiple),
-    )
 
 
 __all__ = [

@@ -447,7 +447,10 @@ def _text_flag(name: str, value: str, *, quote_spaces: bool = False) -> str:
     if quote_spaces and any(ch.isspace() for ch in value):
         candidates.reverse()
     for candidate in candidates:
-        prompt, tokens = _scan(f"x --{name} {candidate}")
+        try:
+            prompt, tokens = _scan(f"x --{name} {candidate}")
+        except PromptError:  # a stray quote that would hide a flag: not this spelling
+            continue
         if prompt == "x" and len(tokens) == 1 and _text_value(tokens[0].value) == value:
             return f"--{name} {candidate}"
     return f"--{name} {candidates[-1]}"

@@ -19,6 +19,7 @@ from typing import Any
 
 from generation.problems import Problem
 from generation.requests.request import GenerationRequest, Mode
+from generation.requests.steps import denoising_steps
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,9 @@ def model_evaluations(name: str, steps: int, strength: float | None = None) -> i
 
 
 def img2img_denoise_steps(steps: int, strength: float) -> int:
-    """Steps an img2img pass runs: `int(steps * strength)` as diffusers does, at least 1."""
-    return max(1, min(int(steps * min(max(strength, 0.0), 1.0)), steps))
+    """Steps an img2img pass runs: `int(steps * strength)` as diffusers does, at least 1 (the
+    pipelines hand diffusers a strength that runs one: `steps.strength_running_a_step`)."""
+    return max(1, denoising_steps(steps, strength))
 
 
 def estimate_steps(request: GenerationRequest) -> int:

@@ -29,3 +29,12 @@ def enough_steps(steps: int, strength: float) -> int:
     while not runs_a_step(candidate, strength):
         candidate += 1
     return candidate
+
+
+def strength_running_a_step(steps: int, strength: float) -> float:
+    """The strength to hand diffusers so that a pass of `steps` runs at least one step: `strength`
+    (within 0..1) when it does, else the lowest that does (a hires pass at a low strength, say)."""
+    strength = min(max(float(strength), 0.0), 1.0)
+    if runs_a_step(steps, strength):
+        return strength
+    return min(1.0, 1.5 / steps)  # int(steps * 1.5 / steps) == 1

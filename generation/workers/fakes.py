@@ -18,11 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from generation.images.saving import EncodedImages, encode_images
 from generation.jobs.artifacts import ArtifactNotFound, check_key
 from generation.progress import Cancelled, CancelToken
 from generation.requests.followups import output_size
 from generation.requests.request import GenerationRequest, Mode
-from generation.workers.local import EncodedImages, Previews
+from generation.workers.local import Previews
 
 COLOURS = {
     "red": (220, 40, 40),
@@ -139,8 +140,6 @@ class FakeRunner:
         seeds = request.seeds[: len(images)]
         if self.noop:
             return EncodedImages([_TINY_PNG] * len(images), seeds, _TINY_PNG)
-        from generation.workers.runner import encode_images
-
         return encode_images(request, images, model_name, model_hash)
 
     # -- helpers ------------------------------------------------------------------------------

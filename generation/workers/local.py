@@ -29,9 +29,9 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from generation.images.saving import EncodedImages
 from generation.jobs.quotas import split_seconds
 from generation.problems import Problem
 from generation.progress import Cancelled
@@ -67,15 +67,6 @@ PROGRESS_INTERVAL = 0.25  # seconds between progress reports of a pipeline call
 
 
 # -- the runner: what touches the model ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EncodedImages:
-    """A job's images as PNG bytes (each with its own parameters), their seeds, and the grid."""
-
-    images: list[bytes]
-    seeds: list[int]
-    grid: bytes | None
 
 
 class Runner(Protocol):

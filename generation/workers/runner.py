@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from generation.images.grid import make_grid
-from generation.images.metadata import DEFAULT_HIRES_UPSCALER, format_parameters, pnginfo
+from generation.images.saving import EncodedImages, encode_images
 from generation.models.memory import free_memory
 from generation.progress import CancelToken
-from generation.requests.request import MAX_SEED, RANDOM_SEED, GenerationRequest
-from generation.workers.local import CHECK_REQUEST, EncodedImages, Previews, is_out_of_memory
+from generation.requests.request import GenerationRequest
+from generation.workers.local import CHECK_REQUEST, Previews, is_out_of_memory
 
 if TYPE_CHECKING:
     from generation.settings import Settings
@@ -107,37 +106,6 @@ class PipelineRunner:
 
     def free_memory(self) -> None:
         free_memory()
-
-
-def encode_images(
-    request: GenerationRequest,
-    images: Sequence[Image.Image],
-    model_name: str | None,
-    model_hash: str | None,
-    *,
-    hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
-) -> EncodedImages:
-    """A job's images as PNG bytes, image i (made with seed + i) carrying its own A1111 parameters,
-    and the grid carrying the first seed's (the bytes generation.images.saving writes)."""
-    if not images:
-        raise ValueError("a job's result needs at least one image")
-    if request.seed == RANDOM_SEED:
-        raise ValueError("resolve the request's seed before encoding its images")
-    seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(len(images))]
-    pngs = [
-        png_bytes(
-            image, format_parameters(request, seed, model_name, model_hash, hires_upscaler=hires_upscaler)
-        )
-        for image, seed in zip(images, seeds, strict=True)
-    ]
-    text = format_parameters(request, seeds[0], model_name, model_hash, hires_upscaler=hires_upscaler)
-    return EncodedImages(pngs, seeds, png_bytes(make_grid(list(images)), text))
-
-
-def png_bytes(image: Image.Image, parameters: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=pnginfo(parameters))
-    return buffer.getvalue()
 
 
 def decode_source(data: bytes) -> Image.Image:

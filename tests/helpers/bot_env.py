@@ -151,12 +151,16 @@ async def bot_running(
     runner: Callable[[Settings], Any] | None = None,
     server_options: dict[str, Any] | None = None,
     daily_seconds: float = 0.0,
+    defaults: dict[str, Any] | None = None,
     **discord_settings: Any,
 ):
-    """A started server, service and bot (see the module docstring); torn down on exit."""
+    """A started server, service and bot (see the module docstring); torn down on exit.
+    `defaults`: changes to the generation defaults (e.g. a larger default size)."""
     saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     async with LocalDiscord(**(server_options or {})) as server:
         settings = make_settings(tmp, models_dir or tmp / "models", daily_seconds=daily_seconds)
+        if defaults:
+            settings = settings.replace(defaults=dataclasses.replace(settings.defaults, **defaults))
         env = BotEnv(
             server,
             settings,

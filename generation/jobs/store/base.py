@@ -96,6 +96,12 @@ class Store(Protocol):
     async def set_guild_setting(self, guild_id: int, key: str, value: Any) -> None:
         """Store a JSON value; None deletes it."""
 
+    async def user_settings(self, user_id: int) -> dict[str, Any]:
+        """The user's own settings (a JSON object; empty when none were stored)."""
+
+    async def set_user_settings(self, user_id: int, values: dict[str, Any], now: float) -> None:
+        """Replace the user's settings; an empty object deletes them."""
+
     async def state(self, key: str, default: Any = None) -> Any:
         """The service's own state (the active model, the pause)."""
 

@@ -437,6 +437,22 @@ class SQLiteStore:
                     (guild_id, key, json.dumps(value)),
                 )
 
+    async def user_settings(self, user_id: int) -> dict[str, Any]:
+        row = await self._fetchone("SELECT value FROM user_settings WHERE user_id=?", (user_id,))
+        return {} if row is None else dict(json.loads(row[0]))
+
+    async def set_user_settings(self, user_id: int, values: dict[str, Any], now: float) -> None:
+        async with self.transaction() as db:
+            if not values:
+                await db.execute("DELETE FROM user_settings WHERE user_id=?", (user_id,))
+            else:
+                await db.execute(
+                    "INSERT INTO user_settings (user_id, value, updated_at) VALUES (?,?,?)"
+                    " ON CONFLICT (user_id) DO UPDATE SET"
+                    " value=excluded.value, updated_at=excluded.updated_at",
+                    (user_id, json.dumps(values), now),
+                )
+
     async def state(self, key: str, default: Any = None) -> Any:
         row = await self._fetchone("SELECT value FROM state WHERE key=?", (key,))
         return default if row is None else json.loads(row[0])

@@ -37,7 +37,7 @@ def test_old_meta_dicts_parse():
     )
     assert (meta.depth, meta.message_id, meta.delivered) == (1, 12, True)
     assert (meta.result_message_id, meta.result_channel_id) == (13, 9)
-    assert meta.to_dict() == OLD_META
+    assert meta.to_dict() == OLD_META | {"private": False}  # old metas read as not private
     # Just submitted (no patches yet), or a job the bot never touched
     fresh = DeliveryMeta.from_dict({k: OLD_META[k] for k in list(OLD_META)[:9]} | {"guild_id": None})
     assert fresh.message_id is None and not fresh.delivered and fresh.guild_id is None

@@ -334,6 +334,8 @@ async def test_meta_lookups_and_guild_settings(open_scheduler):
     assert await service.guild_setting(10, "banned_words") == ["x", "y"]
     await service.set_guild_setting(10, "banned_words", None)
     assert await service.guild_setting(10, "banned_words", "gone") == "gone"
+    await service.set_user_settings(7, {"cfg": 5.5})
+    assert await service.user_settings(7) == {"cfg": 5.5} and await service.user_settings(8) == {}
 
 
 async def test_previews_only_for_subscribers_who_want_them(open_scheduler):

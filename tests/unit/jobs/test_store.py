@@ -135,6 +135,18 @@ async def test_quota_grants_overrides_and_settings(store):
     assert await store.state("active_model") == "third"
 
 
+async def test_user_settings_replace_and_delete(store):
+    assert await store.user_settings(1) == {}
+    await store.set_user_settings(1, {"steps": 30, "remix": True}, 5.0)
+    await store.set_user_settings(2, {"style": "ink"}, 5.0)
+    assert await store.user_settings(1) == {"steps": 30, "remix": True}
+    await store.set_user_settings(1, {"sampler": "DDIM"}, 6.0)  # replaces, not merges
+    assert await store.user_settings(1) == {"sampler": "DDIM"}
+    await store.set_user_settings(1, {}, 7.0)
+    assert await store.user_settings(1) == {}
+    assert await store.user_settings(2) == {"style": "ink"}
+
+
 # -- SQLite only ----------------------------------------------------------------------------------
 
 
@@ -163,7 +175,7 @@ async def test_a_version_1_database_is_migrated_and_its_old_rows_still_read(tmp_
 
     store = await SQLiteStore.open(path)
     try:
-        assert await store.schema_version() == len(list(MIGRATIONS_DIR.glob("*.sql"))) == 2
+        assert await store.schema_version() == len(list(MIGRATIONS_DIR.glob("*.sql"))) == 3
         old = await store.get_job("oldjob")
         assert old.grid_key == "/data/outputs/oldjob/grid.png"  # a path: the local artifact store reads it
         assert old.images == (JobImage(0, 3, "/data/outputs/oldjob/0.png"),)
@@ -172,5 +184,5 @@ async def test_a_version_1_database_is_migrated_and_its_old_rows_still_read(tmp_
     finally:
         await store.close()
     again = await SQLiteStore.open(path)  # applied once, then left alone
-    assert await again.schema_version() == 2
+    assert await again.schema_version() == 3
     await again.close()

@@ -202,3 +202,10 @@ def test_whole_floats_become_ints():
     request = validate(req(steps=20.0, width=512.0, hires=HiresFix(steps=10.0)), S)
     assert (request.steps, request.width, request.hires.steps) == (20, 512, 10)
     assert all(type(v) is int for v in (request.steps, request.width, request.hires.steps))
+
+
+def test_writing_flags_back_never_raises_for_a_stray_quote():
+    from generation.requests.prompt import format_flags
+
+    request = GenerationRequest(prompt="x", negative_prompt='a --b "c', strength=D.img2img_strength)
+    assert format_flags(request, D).startswith("--no ")

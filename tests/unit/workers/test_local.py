@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from generation.images.metadata import read_parameters
+from generation.images.saving import encode_images
 from generation.problems import Problem
 from generation.requests.request import GenerationRequest, Mode
 from generation.workers.fakes import FakeRunner
@@ -33,7 +34,6 @@ from generation.workers.protocol import (
     WorkerProblem,
     WorkerState,
 )
-from generation.workers.runner import encode_images
 
 pytestmark = pytest.mark.timeout(30)
 
