@@ -24,7 +24,9 @@ import discord
 
 from bot.app import ImagineBot
 from bot.settings import DiscordSettings, discord_token
-from generation.jobs.service import JobService
+from bot.ui import text
+from generation.jobs.problems import StoreOpenError
+from generation.jobs.service import JobService, open_store
 from generation.settings import ConfigError, Settings, load_settings
 from generation.workers.pools import build_pool
 
@@ -32,8 +34,15 @@ log = logging.getLogger("bot")
 
 
 async def serve(settings: Settings, discord_settings: DiscordSettings, token: str) -> None:
-    """Run the bot until it is stopped; the service outlives it by a moment to close cleanly."""
-    service = await JobService.open(settings, pool=build_pool(settings))
+    """Run the bot until it is stopped; the service outlives it by a moment to close cleanly.
+    The database is opened first: a bad one stops the start before anything slow (StoreOpenError)."""
+    store = await open_store(settings)
+    try:
+        pool = build_pool(settings)
+    except BaseException:
+        await store.close()
+        raise
+    service = await JobService.open(settings, pool=pool, store=store)
     try:
         async with ImagineBot(settings, discord_settings, service) as bot:
             await bot.start(token)
@@ -78,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     except discord.LoginFailure as exc:
         print(f"Discord refused the token: {exc}", file=sys.stderr)
         return 1
+    except StoreOpenError as exc:  # one line that names the file and what to do; the file is untouched
+        print(f"cannot start: {text.describe(exc)}", file=sys.stderr)
+        return 2
     return 0
 
 

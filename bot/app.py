@@ -18,6 +18,7 @@ from bot.replies import fail
 from bot.settings import DiscordSettings
 from bot.ui import text
 from generation.jobs.service import JobService
+from generation.problems import Problem
 from generation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,11 +50,16 @@ class ImagineTree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         if isinstance(error, app_commands.CheckFailure):
             return  # the check has told the user already
-        # A bug must not leave the user staring at "thinking...": say so, log the rest.
         name = interaction.command.qualified_name if interaction.command else "?"
-        log.error("command %s failed", name, exc_info=error)
+        cause = getattr(error, "original", error)
+        if isinstance(cause, Problem):  # a refusal the command did not catch (a full disk): word it
+            log.warning("command %s: %s", name, cause)
+            message = text.describe(cause)
+        else:  # a bug must not leave the user staring at "thinking...": say so, log the rest
+            log.error("command %s failed", name, exc_info=error)
+            message = text.UNKNOWN_PROBLEM
         with contextlib.suppress(discord.HTTPException):
-            await fail(interaction, text.UNKNOWN_PROBLEM)
+            await fail(interaction, message)
 
 
 class ImagineBot(commands.Bot):

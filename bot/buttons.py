@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import remix, strengths, submit
-from bot.checks import is_admin
+from bot.access import Viewer, may_manage, may_see
 from bot.meta import DeliveryMeta, upscale_depth
 from bot.prefs import results_by_dm
 from bot.replies import defer, fail, reply
@@ -78,6 +78,9 @@ async def handle(interaction: discord.Interaction, action: str, job_id: str, ind
     if job is None:
         await fail(interaction, text.job_gone(job_id))
         return
+    if not may_see(Viewer.of(interaction, bot.discord_settings), job):  # a crafted click
+        await fail(interaction, text.no_job_you_can_see(job_id))
+        return
     try:
         await ACTIONS[action](bot, interaction, job, index)
     except NoSuchImage as exc:
@@ -113,12 +116,8 @@ async def reroll(bot: ImagineBot, interaction: discord.Interaction, job: Job, in
     await submit.submit(interaction, followups.reroll_of(job.request), parent_id=job.id, depth=depth)
 
 
-def may_manage(bot: ImagineBot, interaction: discord.Interaction, job: Job) -> bool:
-    return interaction.user.id == job.owner.user_id or is_admin(interaction, bot.discord_settings)
-
-
 async def delete(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
-    if not may_manage(bot, interaction, job):
+    if not may_manage(Viewer.of(interaction, bot.discord_settings), job):
         await fail(interaction, text.ONLY_OWNER_DELETES)
         return
     if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
@@ -130,7 +129,7 @@ async def delete(bot: ImagineBot, interaction: discord.Interaction, job: Job, in
 
 
 async def cancel(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
-    if not may_manage(bot, interaction, job):
+    if not may_manage(Viewer.of(interaction, bot.discord_settings), job):
         await fail(interaction, text.ONLY_OWNER_CANCELS)
         return
     admin = interaction.user.id != job.owner.user_id

@@ -27,6 +27,7 @@ import discord
 
 from bot.meta import DeliveryMeta
 from bot.ui import text
+from bot.ui.fit import fitted
 from bot.ui.uploads import UPLOAD_MARGIN, Upload, result_upload
 from bot.ui.views import progress_view, result_view
 from generation.jobs.events import JobEvent
@@ -206,9 +207,11 @@ class JobMessage:
             limit = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES  # a DM's limit, not the server's
             upload = await result_upload(self.bot.service, job, limit, False)
             message = await channel.send(
-                text.result_text(job),
-                files=[upload.file()] if upload else [],
-                view=result_view(job, self.bot.discord_settings),
+                **fitted(
+                    text.with_note(text.result_text(job), target.note),
+                    files=[upload.file()] if upload else [],
+                    view=result_view(job, self.bot.discord_settings),
+                )
             )
         except discord.HTTPException as exc:
             log.info("job %s: could not DM the result (%s); posting it as usual", self.job_id, exc)
@@ -225,6 +228,7 @@ class JobMessage:
         """Edit the interaction's message while the token works; else go through the channel."""
         target = self.target
         assert target is not None
+        content = text.with_note(content, target.note)
         if not self.token_dead and target.token_usable():
             try:
                 message = await self._edit_through_token(content, uploads, view)
@@ -251,7 +255,7 @@ class JobMessage:
         target = self.target
         assert target is not None
         files = [u.file() for u in uploads]
-        kwargs: dict[str, Any] = {"content": content, "attachments": files, "view": view}
+        kwargs = fitted(content, attachments=files, view=view)
         if self.interaction is not None:
             return await self.interaction.edit_original_response(**kwargs)
         if target.message_id is None or target.application_id is None:
@@ -271,25 +275,27 @@ class JobMessage:
             if final:
                 # A new message, so the user is notified; the old one points to it.
                 message = await channel.send(
-                    text.with_mention(content, target.user_id),
-                    files=[u.file() for u in uploads],
-                    view=view or discord.utils.MISSING,
-                    allowed_mentions=discord.AllowedMentions(users=[discord.Object(target.user_id)]),
+                    **fitted(
+                        text.with_mention(content, target.user_id),
+                        files=[u.file() for u in uploads],
+                        view=view or discord.utils.MISSING,
+                        allowed_mentions=discord.AllowedMentions(users=[discord.Object(target.user_id)]),
+                    )
                 )
                 if target.message_id is not None:
                     with contextlib.suppress(discord.HTTPException):
                         await channel.get_partial_message(target.message_id).edit(
-                            content=text.finished_elsewhere(content, message.jump_url),
-                            attachments=[],
-                            view=None,
+                            **fitted(
+                                text.finished_elsewhere(content, message.jump_url), attachments=[], view=None
+                            )
                         )
                 return message
             if target.message_id is not None:
                 return await channel.get_partial_message(target.message_id).edit(
-                    content=content, attachments=[u.file() for u in uploads], view=view
+                    **fitted(content, attachments=[u.file() for u in uploads], view=view)
                 )
             message = await channel.send(
-                content, files=[u.file() for u in uploads], view=view or discord.utils.MISSING
+                **fitted(content, files=[u.file() for u in uploads], view=view or discord.utils.MISSING)
             )
             await self._remember_message(message.id)
             return message

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import forms
+from bot.access import visible_job
 from bot.edits import MAX_ZOOM, PANS, ZOOMS, EditInput, EditKind, EditSource, submit_edit
 from bot.prefs import load_prefs, results_by_dm
 from bot.region import open_region_picker
@@ -98,7 +99,7 @@ async def handle_edit(interaction: discord.Interaction, action: str, job_id: str
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
     if action == REGION:
         await defer(interaction, ephemeral=True)  # the grid is for the clicker alone
-        job = await bot.service.get_job(job_id)
+        job = await visible_job(interaction, job_id)
         if job is None:
             await fail(interaction, text.job_gone(job_id))
             return
@@ -107,7 +108,7 @@ async def handle_edit(interaction: discord.Interaction, action: str, job_id: str
     remix = (await load_prefs(bot.service, interaction.user.id)).remix
     if action == CUSTOM_ZOOM or remix:
         # A form is the first answer: read the job to fill it in.
-        job = await bot.service.get_job(job_id)
+        job = await visible_job(interaction, job_id)
         if job is None:
             await fail(interaction, text.job_gone(job_id))
             return
@@ -119,7 +120,7 @@ async def handle_edit(interaction: discord.Interaction, action: str, job_id: str
         await forms.send_form(interaction, modal)
         return
     await defer(interaction, ephemeral=await results_by_dm(interaction))
-    job = await bot.service.get_job(job_id)
+    job = await visible_job(interaction, job_id)
     if job is None:
         await fail(interaction, text.job_gone(job_id))
         return
@@ -177,9 +178,8 @@ async def submit_edit_form(
     interaction: discord.Interaction, match: re.Match[str], values: dict[str, str]
 ) -> None:
     await defer(interaction, ephemeral=await results_by_dm(interaction))
-    bot: ImagineBot = interaction.client  # type: ignore[assignment]
     action, job_id, index = match["action"], match["job"], int(match["index"])
-    job = await bot.service.get_job(job_id)
+    job = await visible_job(interaction, job_id)
     if job is None:
         await fail(interaction, text.job_gone(job_id))
         return

@@ -38,10 +38,17 @@ class DeliveryMeta:
     result_message_id: int | None = None
     result_channel_id: int | None = None
     private: bool = False  # the user's results go by DM (their /settings), not to the channel
+    note: str = ""  # shown under the job's messages: what the bot changed (an upload scaled up)
 
     @classmethod
     def for_interaction(
-        cls, interaction: discord.Interaction, *, spoiler: bool, depth: int = 0, private: bool = False
+        cls,
+        interaction: discord.Interaction,
+        *,
+        spoiler: bool,
+        depth: int = 0,
+        private: bool = False,
+        note: str = "",
     ) -> DeliveryMeta:
         """A job just submitted for this (deferred) interaction."""
         return cls(
@@ -55,6 +62,7 @@ class DeliveryMeta:
             spoiler=spoiler,
             depth=depth,
             private=private,
+            note=note,
         )
 
     @classmethod
@@ -83,10 +91,14 @@ class DeliveryMeta:
             result_message_id=_int_or_none(data.get("result_message_id")),
             result_channel_id=_int_or_none(data.get("result_channel_id")),
             private=bool(data.get("private", False)),
+            note=str(data.get("note") or ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not data["note"]:
+            del data["note"]  # most jobs have none: their meta keeps the shape it always had
+        return data
 
     @property
     def reachable(self) -> bool:

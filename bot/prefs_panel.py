@@ -26,6 +26,7 @@ from bot.prefs import (
     save_prefs,
 )
 from bot.ui import text
+from bot.ui.fit import fitted
 from generation.requests.numbers import format_number
 from generation.requests.samplers import SAMPLER_NAMES
 
@@ -98,17 +99,17 @@ async def show_panel(interaction: discord.Interaction, prefs: UserPrefs, *, edit
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
     content, view = panel_text(bot, prefs), panel_view(bot, interaction.user.id, prefs)
     if edit:
-        await interaction.response.edit_message(content=content, view=view)
+        await interaction.response.edit_message(**fitted(content, view=view))
     elif interaction.response.is_done():
-        await interaction.edit_original_response(content=content, view=view)
+        await interaction.edit_original_response(**fitted(content, view=view))
     else:
-        await interaction.response.send_message(content, view=view, ephemeral=True)
+        await interaction.response.send_message(**fitted(content, view=view, ephemeral=True))
 
 
 async def _not_yours(interaction: discord.Interaction, user_id: int) -> bool:
     if interaction.user.id == user_id:
         return False
-    await interaction.response.send_message(text.PREFS_NOT_YOURS, ephemeral=True)
+    await interaction.response.send_message(**fitted(text.PREFS_NOT_YOURS, ephemeral=True))
     return True
 
 
@@ -237,7 +238,8 @@ async def submit_prefs_form(
             style=checked_style(values.get("style", "")),
         )
     except PrefsError as exc:
-        await interaction.response.send_message(text.prefs_invalid(exc.field, limits), ephemeral=True)
+        message = text.prefs_invalid(exc.field, limits)
+        await interaction.response.send_message(**fitted(message, ephemeral=True))
         return
     await save_prefs(bot.service, user_id, prefs)
     # A form opened from the panel's button edits the panel; one without a message answers anew.

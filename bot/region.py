@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import forms
+from bot.access import visible_job
 from bot.edits import GRID, EditInput, EditKind, EditSource, bits_to_cells, cells_to_bits, submit_edit
 from bot.prefs import results_by_dm
 from bot.remix import remix_text
@@ -108,7 +109,7 @@ class RegionSelect(discord.ui.DynamicItem[discord.ui.Select], template=SELECT_ID
         bot: ImagineBot = interaction.client  # type: ignore[assignment]
         values = (interaction.data or {}).get("values") or []
         cells = tuple(sorted({int(v) for v in values if str(v).isdigit() and 1 <= int(v) <= GRID * GRID}))
-        job = await bot.service.get_job(self.job_id)
+        job = await visible_job(interaction, self.job_id)
         if job is None:
             await fail(interaction, text.job_gone(self.job_id))
             return
@@ -128,8 +129,7 @@ async def submit_region(
     interaction: discord.Interaction, match: re.Match[str], values: dict[str, str]
 ) -> None:
     await defer(interaction, ephemeral=await results_by_dm(interaction))
-    bot: ImagineBot = interaction.client  # type: ignore[assignment]
-    job = await bot.service.get_job(match["job"])
+    job = await visible_job(interaction, match["job"])
     if job is None:
         await fail(interaction, text.job_gone(match["job"]))
         return

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import forms, strengths, submit
+from bot.access import visible_job
 from bot.meta import DeliveryMeta
 from bot.prefs import load_prefs, results_by_dm
 from bot.replies import defer, fail
@@ -85,7 +86,7 @@ def remix_form(custom_id: str, request: GenerationRequest, defaults: DefaultSett
 async def open_remix(interaction: discord.Interaction, action: str, job_id: str, index: int) -> None:
     """Answer a result button with the remix form (the job is read first, to fill it in)."""
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
-    job = await bot.service.get_job(job_id)
+    job = await visible_job(interaction, job_id)
     if job is None:
         await fail(interaction, text.job_gone(job_id))
         return
@@ -105,7 +106,7 @@ async def submit_remix(
     await defer(interaction, ephemeral=await results_by_dm(interaction))
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
     action, job_id, index = match["action"], match["job"], int(match["index"])
-    job = await bot.service.get_job(job_id)
+    job = await visible_job(interaction, job_id)
     if job is None:
         await fail(interaction, text.job_gone(job_id))
         return

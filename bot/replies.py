@@ -1,10 +1,18 @@
-"""Answering interactions: defer first, then reply or fail in the place that fits."""
+"""Answering interactions: defer first, then reply or fail in the place that fits.
+
+Everything goes out through `bot.ui.fit.fitted`, so no answer is refused by Discord for its size.
+A failure replaces the public "thinking" message with one only the user sees; the public one is
+deleted only after its replacement was accepted, so the user never ends up with nothing.
+"""
 
 from __future__ import annotations
 
 import logging
 
 import discord
+
+from bot.ui import text
+from bot.ui.fit import fitted
 
 log = logging.getLogger(__name__)
 
@@ -21,24 +29,35 @@ async def reply(interaction: discord.Interaction, content: str | None = None, **
     """Replace the deferred "thinking" message (or answer, if nothing was sent yet)."""
     if not interaction.response.is_done():
         await interaction.response.send_message(
-            content, ephemeral=interaction.extras.get("ephemeral", False), **kwargs
+            **fitted(content, ephemeral=interaction.extras.get("ephemeral", False), **kwargs)
         )
         return
-    await interaction.edit_original_response(content=content, **kwargs)
+    await interaction.edit_original_response(**fitted(content, **kwargs))
 
 
 async def fail(interaction: discord.Interaction, message: str) -> None:
     """Show an error to the user alone where Discord lets us."""
     if not interaction.response.is_done():
-        await interaction.response.send_message(message, ephemeral=True)
+        await interaction.response.send_message(**fitted(message, ephemeral=True))
         return
     if interaction.extras.get("ephemeral", False):
-        await interaction.edit_original_response(content=message, attachments=[], view=None)
+        await interaction.edit_original_response(**fitted(message, attachments=[], view=None))
         return
-    # The public "thinking" message goes; the error comes as a message only the user sees.
+    # The first follow-up of a deferred response would take over the public "thinking" message,
+    # so that message stops thinking first; the private answer follows, then the public one goes.
+    try:
+        await interaction.edit_original_response(**fitted(text.ANSWERED_PRIVATELY, attachments=[], view=None))
+    except discord.HTTPException as exc:  # the token may be gone: a follow-up is the last chance
+        log.warning("could not replace the thinking message (%s)", exc)
+        await interaction.followup.send(**fitted(message, ephemeral=True))
+        return
+    try:
+        await interaction.followup.send(**fitted(message, ephemeral=True))
+    except discord.HTTPException as exc:
+        log.warning("a private answer was refused (%s); answering in public", exc)
+        await interaction.edit_original_response(**fitted(message))
+        return
     try:
         await interaction.delete_original_response()
-    except discord.HTTPException:
-        await interaction.edit_original_response(content=message, attachments=[], view=None)
-        return
-    await interaction.followup.send(message, ephemeral=True)
+    except discord.HTTPException as exc:  # the private answer is there; the note may stay
+        log.info("could not delete the public note: %s", exc)

@@ -6,6 +6,7 @@ acknowledgement.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -17,6 +18,7 @@ from bot.safety import banned_word_in, wants_spoiler
 from bot.ui import text
 from generation.jobs.service import SubmitRefused
 from generation.jobs.types import Job, JobOwner
+from generation.problems import Problem
 from generation.requests.prompt import PromptError
 from generation.requests.request import GenerationRequest
 from generation.requests.validation import ValidationError, validate
@@ -84,8 +86,10 @@ async def submit(
     depth: int = 0,
     private: bool | None = None,
     extra_meta: dict[str, Any] | None = None,
+    notes: Sequence[Problem] = (),
 ) -> Job | None:
-    """Check and queue the request; its message is the interaction's (deferred) response.
+    """Check and queue the request; its message is the interaction's (deferred) response, with
+    `notes` (what the bot changed about the request) under it.
 
     Returns the job, or None after telling the user why it was refused. `private`: the result
     goes by DM (the user's /settings); by default, when the interaction was answered for the user
@@ -97,7 +101,10 @@ async def submit(
     try:
         request = await check_request(bot, interaction, request)
         spoiler = await wants_spoiler(interaction, bot.service, bot.discord_settings)
-        meta = DeliveryMeta.for_interaction(interaction, spoiler=spoiler, depth=depth, private=private)
+        note = " ".join(text.describe(n) for n in notes)
+        meta = DeliveryMeta.for_interaction(
+            interaction, spoiler=spoiler, depth=depth, private=private, note=note
+        )
         job = await bot.service.submit(
             request, owner_of(interaction), parent_id=parent_id, meta=(extra_meta or {}) | meta.to_dict()
         )

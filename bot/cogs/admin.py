@@ -13,11 +13,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.access import Viewer, may_see, visible
 from bot.autocomplete import job_choices, matching
+from bot.bounds import within
 from bot.checks import is_admin
 from bot.replies import defer, fail, reply
 from bot.safety import BANNED_WORDS, SPOILER, normalize_word, server_words
-from bot.submit import owner_of
+from bot.submit import Refused, owner_of
 from bot.ui import text
 from generation.jobs.types import JobOwner
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from bot.app import ImagineBot
 
 ADMIN_ONLY = discord.Permissions(manage_guild=True)
+MAX_QUOTA_SECONDS = 10_000_000  # about 115 days: more is a typo (or a crafted 1e308)
 
 
 def group(name: str, description: str, **kwargs) -> app_commands.Group:
@@ -47,6 +50,10 @@ class Admin(commands.Cog):
             return True
         await fail(interaction, text.ADMIN_ONLY)
         return False
+
+    def admin(self, interaction: discord.Interaction) -> bool:
+        """For autocomplete, which `interaction_check` does not guard: non-admins get no choices."""
+        return is_admin(interaction, self.bot.discord_settings)
 
     # -- /sync ------------------------------------------------------------------------------
 
@@ -79,6 +86,8 @@ class Admin(commands.Cog):
     async def model_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
+        if not self.admin(interaction):
+            return []
         return matching(current, self.bot.service.model_names())
 
     # -- /quota -----------------------------------------------------------------------------
@@ -89,6 +98,15 @@ class Admin(commands.Cog):
         roles = tuple(getattr(user, "_roles", ()) or ())
         return JobOwner(user_id=user.id, guild_id=interaction.guild_id, role_ids=tuple(int(r) for r in roles))
 
+    async def seconds_fit(self, interaction: discord.Interaction, seconds: float | None, low: float) -> bool:
+        """The option's range, checked here too (a crafted client can send NaN or 1e308)."""
+        try:
+            within("seconds", seconds, low, MAX_QUOTA_SECONDS)
+        except Refused as exc:
+            await fail(interaction, str(exc))
+            return False
+        return True
+
     @quota.command(name="show", description="A user's GPU time today")
     async def quota_show(self, interaction: discord.Interaction, user: discord.User) -> None:
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
@@ -96,7 +114,14 @@ class Admin(commands.Cog):
 
     @quota.command(name="grant", description="Give a user extra GPU seconds for today")
     @app_commands.describe(seconds="Extra GPU seconds (negative takes some back)")
-    async def quota_grant(self, interaction: discord.Interaction, user: discord.User, seconds: float) -> None:
+    async def quota_grant(
+        self,
+        interaction: discord.Interaction,
+        user: discord.User,
+        seconds: app_commands.Range[float, -10_000_000, 10_000_000],
+    ) -> None:
+        if not await self.seconds_fit(interaction, seconds, -MAX_QUOTA_SECONDS):
+            return
         await self.bot.service.grant_quota(user.id, seconds)
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
         await reply(
@@ -109,8 +134,10 @@ class Admin(commands.Cog):
         self,
         interaction: discord.Interaction,
         user: discord.User,
-        seconds: app_commands.Range[float, 0] | None = None,
+        seconds: app_commands.Range[float, 0, 10_000_000] | None = None,
     ) -> None:
+        if not await self.seconds_fit(interaction, seconds, 0):
+            return
         await self.bot.service.set_quota(user.id, seconds)
         status = await self.bot.service.quota_status(self.owner_for(interaction, user))
         await reply(interaction, text.quota_set(seconds, user.mention, text.quota_line(status, time.time())))
@@ -119,10 +146,17 @@ class Admin(commands.Cog):
 
     @queue.command(name="list", description="The jobs waiting, in serving order")
     async def queue_list(self, interaction: discord.Interaction) -> None:
-        await reply(interaction, text.queue_list(self.bot.service.queue(), self.bot.service.paused))
+        viewer = Viewer.of(interaction, self.bot.discord_settings)
+        waiting = self.bot.service.queue()
+        shown = {job.id for job in visible(viewer, waiting)}
+        await reply(interaction, text.queue_list(waiting, self.bot.service.paused, shown))
 
     @queue.command(name="cancel", description="Cancel a waiting or running job")
     async def queue_cancel(self, interaction: discord.Interaction, job: str) -> None:
+        found = await self.bot.service.get_job(job.strip())
+        if found is None or not may_see(Viewer.of(interaction, self.bot.discord_settings), found):
+            await fail(interaction, text.no_job_you_can_see(job.strip()))
+            return
         if await self.bot.service.cancel(job.strip(), by_user=interaction.user.id, admin=True):
             await reply(interaction, text.cancelled_job(job.strip()))
         else:
@@ -132,7 +166,10 @@ class Admin(commands.Cog):
     async def queue_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return job_choices(current, self.bot.service.queue())
+        if not self.admin(interaction):
+            return []
+        viewer = Viewer.of(interaction, self.bot.discord_settings)
+        return job_choices(current, visible(viewer, self.bot.service.queue()))
 
     @queue.command(name="pause", description="Stop starting new jobs (the running one finishes)")
     async def queue_pause(self, interaction: discord.Interaction) -> None:
@@ -174,6 +211,8 @@ class Admin(commands.Cog):
     async def words_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
+        if not self.admin(interaction):
+            return []
         return matching(current, await server_words(self.bot.service, interaction.guild_id))
 
     @words.command(name="list", description="The banned words (this server's and the bot's)")

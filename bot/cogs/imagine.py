@@ -14,8 +14,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import fanout
+from bot import fanout, submit
 from bot.autocomplete import matching
+from bot.bounds import within
 from bot.prefs import (
     ASPECTS,
     default_aspect,
@@ -37,6 +38,9 @@ from generation.settings import DefaultSettings, Settings
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
+
+# The options' ranges as declared below, checked again: a crafted client can send anything.
+RANGES = {"count": (1, 4), "seed": (-1, MAX_SEED), "steps": (1, 150), "cfg": (0.0, 30.0)}
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,12 @@ class Imagine(commands.Cog):
         prefs = await load_prefs(self.bot.service, interaction.user.id)
         private = private_here(prefs, interaction.guild_id)
         await defer(interaction, ephemeral=private)
+        try:
+            for name, value in (("count", count), ("seed", seed), ("steps", steps), ("cfg", cfg)):
+                within(name, value, *RANGES[name])
+        except submit.Refused as exc:
+            await fail(interaction, str(exc))
+            return
         options = ImagineOptions(
             negative=negative,
             aspect=aspect.value if aspect else default_aspect(prefs, prompt),

@@ -10,8 +10,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.access import Viewer, may_see, visible
 from bot.autocomplete import job_choices
-from bot.checks import is_admin
 from bot.cogs import pnginfo
 from bot.replies import defer, fail, reply
 from bot.safety import wants_spoiler
@@ -19,17 +19,10 @@ from bot.submit import owner_of
 from bot.ui import text
 from bot.ui.uploads import result_upload
 from bot.ui.views import result_view
-from generation.jobs.types import Job, JobStatus
+from generation.jobs.types import JobStatus
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
-
-
-def may_see(interaction: discord.Interaction, job: Job, admin: bool) -> bool:
-    """Your own jobs, jobs made in this server, or anything for an admin."""
-    if admin or job.owner.user_id == interaction.user.id:
-        return True
-    return interaction.guild_id is not None and job.owner.guild_id == interaction.guild_id
 
 
 class Show(commands.Cog):
@@ -41,8 +34,7 @@ class Show(commands.Cog):
     async def show(self, interaction: discord.Interaction, job: str) -> None:
         await defer(interaction)
         found = await self.bot.service.get_job(job.strip())
-        admin = is_admin(interaction, self.bot.discord_settings)
-        if found is None or not may_see(interaction, found, admin):
+        if found is None or not may_see(Viewer.of(interaction, self.bot.discord_settings), found):
             await fail(interaction, text.no_job_you_can_see(job.strip()))
             return
         if found.status is not JobStatus.DONE:
@@ -62,7 +54,9 @@ class Show(commands.Cog):
     async def job_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return job_choices(current, await self.bot.service.user_jobs(interaction.user.id, limit=25))
+        viewer = Viewer.of(interaction, self.bot.discord_settings)
+        recent = await self.bot.service.user_jobs(viewer.user_id, limit=25)
+        return job_choices(current, visible(viewer, recent))
 
     @app_commands.command(description="Your GPU time left, your jobs, the model and the queue")
     @app_commands.describe(image="An image to read the parameters of (any tool's), instead")

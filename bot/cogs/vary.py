@@ -11,13 +11,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import submit
+from bot.access import Viewer, may_see, visible
 from bot.autocomplete import job_choices
+from bot.bounds import within
 from bot.edits import EditInput, EditKind, EditSource, submit_edit
 from bot.prefs import results_by_dm
 from bot.replies import defer, fail
 from bot.strengths import STRONG, SUBTLE, parse_strength
 from bot.ui import text
 from bot.ui.text import message_for
+from generation.images.intake import ImageRefused, IntakeLimits, read_image
+from generation.jobs.types import Job
+from generation.problems import Problem
 from generation.requests.followups import (
     NoSuchImage,
     fit_size,
@@ -32,8 +37,6 @@ from generation.settings import Settings
 if TYPE_CHECKING:
     from bot.app import ImagineBot
 
-MAX_UPLOAD_BYTES = 25 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 40_000_000  # refuse decompression bombs before decoding them
 STRENGTH_CHOICES = (
     app_commands.Choice(name=f"subtle ({SUBTLE})", value="subtle"),
     app_commands.Choice(name=f"strong ({STRONG})", value="strong"),
@@ -41,37 +44,15 @@ STRENGTH_CHOICES = (
 
 
 class UploadError(ValueError):
-    """The attachment is not an image we can use; the message is for the user."""
+    """The attachment could not be fetched, or is no mask; the message is for the user."""
 
 
-def png_of_upload(data: bytes) -> tuple[bytes, tuple[int, int]]:
-    """Decode the upload and encode it as an RGB PNG; returns the PNG and its size. Runs in a thread."""
-    from PIL import Image, UnidentifiedImageError
+def mask_png_of_upload(data: bytes, size: tuple[int, int], limits: IntakeLimits) -> bytes:
+    """A mask upload as a grayscale PNG of `size` (white = repaint), read through the image intake
+    like any upload (ImageRefused); UploadError when it paints nothing. Runs in a thread."""
+    from PIL import Image
 
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_UPLOAD_PIXELS:
-                raise UploadError(text.upload_too_many_pixels(image.width, image.height))
-            image = image.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UploadError(text.UPLOAD_UNREADABLE) from exc
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue(), image.size
-
-
-def mask_png_of_upload(data: bytes, size: tuple[int, int]) -> bytes:
-    """A mask upload as a grayscale PNG of `size` (white = repaint); UploadError when it is not an
-    image or paints nothing. Runs in a thread."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_UPLOAD_PIXELS:
-                raise UploadError(text.upload_too_many_pixels(image.width, image.height))
-            mask = image.convert("L")
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UploadError(text.UPLOAD_UNREADABLE) from exc
+    mask = read_image(data, limits).image.convert("L")
     if mask.size != size:
         mask = mask.resize(size, Image.Resampling.BILINEAR)
     if mask.getextrema()[1] < 128:
@@ -118,6 +99,8 @@ class Vary(commands.Cog):
         settings = self.bot.settings
         try:
             value = parse_strength(strength, settings.defaults.img2img_strength)
+            within("index", index, 1, 4)
+            notes: tuple[Problem, ...] = ()
             if mask is not None and (image is not None or job is not None):
                 source = await self.edit_source(interaction, image, job, index - 1, prompt, value)
                 edit = EditInput(
@@ -129,16 +112,17 @@ class Vary(commands.Cog):
                 await submit_edit(interaction, source, edit)
                 return
             if image is not None:
-                request, parent = await self.from_upload(interaction, image, prompt or "", value), None
+                request, notes = await self.from_upload(interaction, image, prompt or "", value)
+                parent = None
             elif job is not None:
                 request, parent = await self.from_job(interaction, job, index - 1, prompt, value), job.strip()
             else:
                 await fail(interaction, text.VARY_NEEDS_A_SOURCE)
                 return
-        except (UploadError, submit.Refused, PromptError, NoSuchImage, ValueError) as exc:
+        except (UploadError, ImageRefused, submit.Refused, PromptError, NoSuchImage, ValueError) as exc:
             await fail(interaction, message_for(exc))
             return
-        await submit.submit(interaction, request, parent_id=parent)
+        await submit.submit(interaction, request, parent_id=parent, notes=notes)
 
     async def edit_source(
         self,
@@ -151,46 +135,51 @@ class Vary(commands.Cog):
     ) -> EditSource:
         """What a masked /vary repaints: the upload, or the past job's image."""
         if image is not None:
-            request = await self.from_upload(interaction, image, prompt or "", strength)
+            request, _ = await self.from_upload(interaction, image, prompt or "", strength)
             assert request.source_image is not None
             return EditSource(request, request.source_image)
         assert job_id is not None
-        found = await self.bot.service.get_job(job_id.strip())
-        if found is None:
-            raise submit.Refused(text.no_job(job_id.strip()))
-        return EditSource.of_job(found, index)
+        return EditSource.of_job(await self.visible_job(interaction, job_id), index)
+
+    async def visible_job(self, interaction: discord.Interaction, job_id: str) -> Job:
+        """The job, if the user may see it (else Refused, the same answer as for no such job)."""
+        job = await self.bot.service.get_job(job_id.strip())
+        if job is None or not may_see(Viewer.of(interaction, self.bot.discord_settings), job):
+            raise submit.Refused(text.no_job_you_can_see(job_id.strip()))
+        return job
 
     async def read_mask(self, mask: discord.Attachment, size: tuple[int, int]) -> bytes:
         """The attached mask as a grayscale PNG of the source's size (white = repaint)."""
-        if mask.size > MAX_UPLOAD_BYTES:
-            raise UploadError(text.upload_too_big(mask.size, MAX_UPLOAD_BYTES))
+        limits = IntakeLimits.from_settings(self.bot.settings)
+        if mask.size > limits.max_bytes:
+            raise ImageRefused("image.too_many_bytes", size=mask.size, max=limits.max_bytes)
         try:
             data = await mask.read()
         except discord.HTTPException as exc:
             raise UploadError(text.UPLOAD_NOT_DOWNLOADED) from exc
-        return await asyncio.to_thread(mask_png_of_upload, data, size)
+        return await asyncio.to_thread(mask_png_of_upload, data, size, limits)
 
     async def from_upload(
         self, interaction: discord.Interaction, image: discord.Attachment, prompt: str, strength: float
-    ) -> GenerationRequest:
-        if image.size > MAX_UPLOAD_BYTES:
-            raise UploadError(text.upload_too_big(image.size, MAX_UPLOAD_BYTES))
-        if image.content_type and not image.content_type.startswith("image/"):
-            raise UploadError(text.UPLOAD_NOT_AN_IMAGE)
+    ) -> tuple[GenerationRequest, tuple[Problem, ...]]:
+        """The request for an uploaded image, and what intake changed about the image."""
+        limits = IntakeLimits.from_settings(self.bot.settings)
+        if image.size > limits.max_bytes:  # refused before it is downloaded
+            raise ImageRefused("image.too_many_bytes", size=image.size, max=limits.max_bytes)
         try:
             data = await image.read()
         except discord.HTTPException as exc:
             raise UploadError(text.UPLOAD_NOT_DOWNLOADED) from exc
-        png, size = await asyncio.to_thread(png_of_upload, data)
+        taken = await asyncio.to_thread(read_image, data, limits)  # decoding is slow: off the loop
+        png = await asyncio.to_thread(taken.png)
         key = await self.bot.service.put_upload(png)  # the service stores it; the job gets its key
-        return upload_request(prompt, key, size, strength, self.bot.settings)
+        request = upload_request(prompt, key, taken.size, strength, self.bot.settings)
+        return request, taken.notes
 
     async def from_job(
         self, interaction: discord.Interaction, job_id: str, index: int, prompt: str | None, strength: float
     ) -> GenerationRequest:
-        job = await self.bot.service.get_job(job_id.strip())
-        if job is None:
-            raise submit.Refused(text.no_job(job_id.strip()))
+        job = await self.visible_job(interaction, job_id)
         request = variation_of_image(job, index, self.bot.settings, strength=strength)
         if prompt:
             request = with_enough_steps(parse_prompt(prompt, self.bot.settings.defaults, base=request))
@@ -200,8 +189,9 @@ class Vary(commands.Cog):
     async def job_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        recent = await self.bot.service.user_jobs(interaction.user.id, limit=25)
-        return job_choices(current, [j for j in recent if j.images])
+        viewer = Viewer.of(interaction, self.bot.discord_settings)
+        recent = await self.bot.service.user_jobs(viewer.user_id, limit=25)
+        return job_choices(current, [j for j in visible(viewer, recent) if j.images])
 
     @vary.autocomplete("strength")
     async def strength_autocomplete(

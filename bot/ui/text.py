@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from generation.jobs.problems import Refusal
+from generation.jobs.problems import Refusal, StoreProblem
 from generation.jobs.types import LEGACY_ERROR, Job
 from generation.problems import Problem
 from generation.requests.excerpts import EXCERPT_LIMIT, excerpt
@@ -27,6 +27,18 @@ if TYPE_CHECKING:
     from generation.jobs.quotas import QuotaStatus
 
 Template = str | Callable[[Mapping[str, Any]], str]
+
+# -- users' text as inline code -------------------------------------------------------------------
+# (quoting in prose: `user_text` and `quoted` below; bot.ui.fit is the last guard on length)
+
+MAX_CODE = 60  # characters of a typed id or name shown as code
+
+
+def code(value: object, limit: int = MAX_CODE) -> str:
+    """A typed id or name as inline code (markdown and mentions do not work inside one)."""
+    text = " ".join(str(value).split()).replace("`", "'")
+    return f"`{text if len(text) <= limit else text[: limit - 1] + '…'}`"
+
 
 # What each prompt flag takes, as its "needs ..." message says (`generation.requests.prompt.FLAGS`).
 FLAG_VALUES = {
@@ -164,7 +176,7 @@ def _unbalanced_quote(f: Mapping[str, Any]) -> str:
 
 
 def _flag_twice(f: Mapping[str, Any]) -> str:
-    spellings = f" (as {f['typed'][0]} and {f['typed'][1]})" if f["typed"] else ""
+    spellings = f" (as {user_text(f['typed'][0])} and {user_text(f['typed'][1])})" if f["typed"] else ""
     return f"--{f['flag']} is given twice{spellings}; give each flag once"
 
 
@@ -678,6 +690,51 @@ PROBLEMS: dict[str, Template] = {
     Refusal.TOO_MANY_WAITING: _too_many_waiting,
     Refusal.QUEUE_FULL: _queue_full,
     Refusal.QUOTA_EXCEEDED: _quota_exceeded,
+    # -- the database: at start (one line, with the file), and writes refused while running --------
+    StoreProblem.IS_A_DIRECTORY: (
+        "the database {path} is a folder: set paths.database to a file (like data/bot.sqlite3)."
+    ),
+    StoreProblem.NOT_A_DATABASE: (
+        "{path} is not an SQLite database ({detail}): set paths.database to another file, or move "
+        "this one away and the bot starts a new database."
+    ),
+    StoreProblem.TRUNCATED: (
+        "the database {path} is cut short ({size:,} of {expected:,} bytes, an incomplete copy?): restore "
+        "it from a backup, or move it away and the bot starts a new one."
+    ),
+    StoreProblem.CORRUPT: (
+        "the database {path} is damaged ({detail}): restore it from a backup, or move it away and the "
+        "bot starts a new one."
+    ),
+    StoreProblem.NEWER_SCHEMA: (
+        "the database {path} has schema version {version}, and this bot knows versions up to {known}: "
+        "it is another program's or a newer bot's. Set paths.database to another file, or run the "
+        "newer bot."
+    ),
+    StoreProblem.FOREIGN_SCHEMA: lambda f: (
+        f"the database {f['path']} holds another program's tables ({', '.join(f['tables'])}): set "
+        "paths.database to another file."
+    ),
+    StoreProblem.LOCKED: (
+        "the database {path} is locked by another program (is the bot running already?): stop that "
+        "one, or set paths.database to another file."
+    ),
+    StoreProblem.READ_ONLY: (
+        "the database {path} cannot be written ({detail}): free some disk space, or let the bot write "
+        "to the file and its folder."
+    ),
+    StoreProblem.CANNOT_OPEN: (
+        "the database {path} cannot be opened ({detail}): check paths.database and the permissions of "
+        "its folder."
+    ),
+    StoreProblem.WRITE_FAILED: (
+        "The bot could not save that right now (its storage refuses writes: {detail}); nothing was "
+        "changed. Try again in a few minutes, or tell an admin."
+    ),
+    Refusal.STORE_UNAVAILABLE: (
+        "The bot cannot store new jobs right now (its database refuses writes: {detail}), so nothing "
+        "was queued. Try again in a few minutes, or tell an admin."
+    ),
     # -- models ------------------------------------------------------------------------------------
     "models.skipped": _skipped,
     WorkerProblem.MODEL_SWITCH_FAILED: _switch_failed,
@@ -720,6 +777,24 @@ PROBLEMS: dict[str, Template] = {
 }
 
 UNKNOWN_PROBLEM = "Something went wrong on our side; the error was logged."
+ANSWERED_PRIVATELY = "Answered privately."  # the public note while a private answer is sent
+
+
+MAX_FIELD_TEXT = 300  # a problem's text fields as worded: details and names, never a whole input
+
+
+def _bounded(value: Any) -> Any:
+    """A field's value with its text cut short (lists and dicts too); numbers stay numbers."""
+    if isinstance(value, str):
+        if len(value) <= MAX_FIELD_TEXT:
+            return value
+        half = MAX_FIELD_TEXT // 2  # start and end kept, as `user_text` shows them
+        return value[:half] + "…" + value[-(half - 1) :]
+    if isinstance(value, list | tuple):
+        return [_bounded(v) for v in value[:100]]
+    if isinstance(value, dict):
+        return {k: _bounded(v) for k, v in value.items()}
+    return value
 
 
 def describe(problem: Problem) -> str:
@@ -727,9 +802,10 @@ def describe(problem: Problem) -> str:
     template = PROBLEMS.get(problem.code)
     if template is None:
         return UNKNOWN_PROBLEM
+    fields = {key: _bounded(value) for key, value in problem.fields.items()}
     if callable(template):
-        return template(problem.fields)
-    return template.format_map(problem.fields)
+        return template(fields)
+    return template.format_map(fields)
 
 
 def message_for(error: Exception) -> str:
@@ -744,9 +820,10 @@ MAX_PROMPT_SHOWN = 300  # a message holds 2000 characters; the prompt is only a 
 
 
 def short_prompt(prompt: str, limit: int = MAX_PROMPT_SHOWN) -> str:
-    prompt = " ".join(prompt.split()) or "(empty prompt)"
-    prompt = prompt.replace("*", "\\*").replace("`", "'")
-    return prompt if len(prompt) <= limit else prompt[: limit - 1] + "…"
+    """The prompt on one line, markdown and mass mentions defused, cut at `limit` (a reminder of the
+    job, so its start matters: cut at the end, unlike `user_text`)."""
+    text = _MASS_MENTION.sub("@\u200b\\1", _INLINE_MARKDOWN.sub(r"\\\1", " ".join(prompt.split())))
+    return (text if len(text) <= limit else text[: limit - 1] + "…") or "(empty prompt)"
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -843,7 +920,7 @@ DELETED = "Deleted."
 
 
 def cancelled_job(job_id: str) -> str:
-    return f"Cancelled job `{job_id}`."
+    return f"Cancelled job {code(job_id)}."
 
 
 def already_ended(job: Job) -> str:
@@ -868,42 +945,45 @@ def job_info(job: Job, parameters: str) -> str:
 
 
 def banned_word(word: str) -> str:
-    return f'Your prompt contains "{word}", which is not allowed on this server.'
+    return f'Your prompt contains "{user_text(word)}", which is not allowed on this server.'
 
 
 # -- /vary -------------------------------------------------------------------------------------------
 
 VARY_NEEDS_A_SOURCE = "Attach an image, or give a job (and image number) to vary."
-UPLOAD_NOT_AN_IMAGE = "That attachment is not an image."
-UPLOAD_UNREADABLE = "That attachment is not an image I can read (use PNG, JPEG or WebP)."
 UPLOAD_NOT_DOWNLOADED = "I could not download that attachment; try again."
 
 
-def upload_too_many_pixels(width: int, height: int) -> str:
-    return f"The image is {width}x{height}; that is too large to use."
-
-
-def upload_too_big(size: int, limit: int) -> str:
-    return f"The image is {size / 1e6:.1f} MB; attach one under {limit // 10**6} MB."
-
-
-def no_job(job_id: str) -> str:
-    return f"There is no job `{job_id}`."
-
-
 def strength_not_understood(given: str) -> str:
-    return f"Strength must be subtle, strong or a number like 0.5, not {given!r}."
+    return f"Strength must be subtle, strong or a number like 0.5, not {quoted(given)}."
 
 
 def strength_out_of_range(value: float) -> str:
     return f"Strength must be above 0 and at most 1, not {value:g}."
 
 
+def bad_option(option: str, problem: Problem) -> str:
+    """A slash option's number that cannot be used (a NumberError), naming the option."""
+    return describe(problem).removesuffix(".") + f" for the {option} option."
+
+
+def with_note(content: str, note: str) -> str:
+    """A job's message with what the bot changed about the request (an upload scaled up)."""
+    return f"{content}\n-# {note}" if note else content
+
+
+def strength_bad_number(problem: Problem) -> str:
+    """A strength that is NaN, infinite or far too long (a NumberError)."""
+    f = problem.fields
+    reason = _number_reason({"reason": problem.code.removeprefix("number."), "digits": f["digits"]})
+    return f"Strength must be above 0 and at most 1, not {quoted(f['value'], 24)}{reason}."
+
+
 # -- /show and /info ---------------------------------------------------------------------------------
 
 
 def no_job_you_can_see(job_id: str) -> str:
-    return f"There is no job `{job_id}` you can see."
+    return f"There is no job {code(job_id)} you can see."
 
 
 def job_not_done(job: Job, position: int | None) -> str:
@@ -956,7 +1036,7 @@ def model_list(names: Sequence[str], active: str | None) -> str:
 
 def model_switch_failed(name: str, reason: Exception) -> str:
     """ModelSwitchError is a Problem; ModelNotFound carries its own sentence."""
-    return f"Could not switch to `{name}`: {message_for(reason)}"
+    return f"Could not switch to {code(name)}: {message_for(reason)}"
 
 
 def model_switched(name: str) -> str:
@@ -976,9 +1056,12 @@ def quota_set(seconds: float | None, user_mention: str, quota_line: str) -> str:
     return f"{user_mention} now has {what}. {quota_line}"
 
 
-def queue_list(waiting: Sequence[Job], paused: bool) -> str:
+def queue_list(waiting: Sequence[Job], paused: bool, shown: Container[str] | None = None) -> str:
+    """The queue; jobs not in `shown` (made elsewhere) are listed without their owner and prompt."""
     lines = [
         f"{i}. `{job.id}` {mention(job.owner.user_id)} {short_prompt(job.request.prompt, 60)}"
+        if shown is None or job.id in shown
+        else f"{i}. `{job.id}` (from another server)"
         for i, job in enumerate(waiting[:MAX_LISTED], start=1)
     ]
     if len(waiting) > MAX_LISTED:
@@ -989,7 +1072,7 @@ def queue_list(waiting: Sequence[Job], paused: bool) -> str:
 
 
 def not_waiting_or_running(job_id: str) -> str:
-    return f"Job `{job_id}` is not waiting or running."
+    return f"Job {code(job_id)} is not waiting or running."
 
 
 QUEUE_PAUSED = "The queue is paused (also across restarts) until `/queue resume`."
@@ -997,20 +1080,20 @@ QUEUE_RESUMED = "The queue is running again."
 
 
 def word_banned(word: str) -> str:
-    return f'Prompts containing "{word}" are now refused here.'
+    return f'Prompts containing "{user_text(word, 100)}" are now refused here.'
 
 
 def word_not_listed(word: str) -> str:
-    return f'"{word}" is not on this server\'s list.'
+    return f'"{user_text(word)}" is not on this server\'s list.'
 
 
 def word_allowed(word: str) -> str:
-    return f'"{word}" is allowed again.'
+    return f'"{user_text(word, 100)}" is allowed again.'
 
 
 def banned_words(server: Sequence[str], everywhere: Sequence[str]) -> str:
-    text = "**This server:** " + (", ".join(f"`{w}`" for w in server) or "none")
-    return text + "\n**Everywhere (config):** " + (", ".join(f"`{w}`" for w in everywhere) or "none")
+    text = "**This server:** " + (", ".join(code(w, 100) for w in server) or "none")
+    return text + "\n**Everywhere (config):** " + (", ".join(code(w, 100) for w in everywhere) or "none")
 
 
 def spoilers(enabled: bool) -> str:

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,8 @@ from generation.jobs.artifacts import ArtifactStore, LocalArtifacts, grid_key, i
 from generation.jobs.estimates import RateEstimator, estimate_units, etas
 from generation.jobs.events import EventHub, Subscription
 from generation.jobs.fairqueue import NORMAL, PRIORITY, FairQueue, QueueItem
-from generation.jobs.problems import Refusal, SubmitRefused
+from generation.jobs.pending import PendingWrites, Write
+from generation.jobs.problems import Refusal, StoreProblem, StoreWriteFailed, SubmitRefused
 from generation.jobs.quotas import QuotaStatus
 from generation.jobs.store.base import Store
 from generation.jobs.store.sqlite import SQLiteStore
@@ -68,6 +69,7 @@ log = logging.getLogger(__name__)
 
 ACTIVE_MODEL_KEY = "active_model"
 PAUSED_KEY = "paused"  # an admin's pause outlasts a restart
+RECORD_RETRY_SECONDS = 5.0  # how often outcomes the database refused are written again
 
 
 @dataclass
@@ -106,6 +108,10 @@ class JobService:
         self._closing = False
         self._started = False
         self._task: asyncio.Task[None] | None = None
+        # Outcomes the store refused to record (a full disk): the jobs left the running set and
+        # their events went out; the rows are written when the store takes writes again.
+        self._unrecorded: dict[str, Job] = {}
+        self.pending = PendingWrites(RECORD_RETRY_SECONDS, on_recorded=self._recorded)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -117,22 +123,30 @@ class JobService:
         runner: Any = None,
         pool: WorkerPool | None = None,
         artifacts: ArtifactStore | None = None,
+        store: Store | None = None,
     ) -> JobService:
         """Open (and migrate) the database; nothing runs until `start`. The workers are `pool`
         (built by `generation.workers.pools.build_pool`), or one local worker running `runner` (tests,
-        benchmarks); results go to `artifacts` (default: files in `paths.outputs_dir`)."""
+        benchmarks); results go to `artifacts` (default: files in `paths.outputs_dir`). `store`: one
+        opened already (by `open_store`, say); the service closes it, also when opening fails.
+        Raises StoreOpenError when the database cannot be used."""
         if (pool is None) == (runner is None):
             raise ValueError("give a runner or a pool, one of them")
-        if pool is None:
-            from generation.workers.local import LocalWorkerPool
+        if store is None:
+            store = await open_store(settings)
+        try:
+            if pool is None:
+                from generation.workers.local import LocalWorkerPool
 
-            pool = LocalWorkerPool(runner, device=settings.models.device)
-        store = await SQLiteStore.open(settings.paths.database)
-        service = cls(settings, store, pool, artifacts or LocalArtifacts(settings.paths.outputs_dir))
-        service.active_model = await store.state(ACTIVE_MODEL_KEY, service.active_model)
-        service._paused = bool(await store.state(PAUSED_KEY, False))
-        for request, seconds in await store.recent_done(settings.queue.eta_window):
-            service.rates.add(seconds, estimate_units(request))
+                pool = LocalWorkerPool(runner, device=settings.models.device)
+            service = cls(settings, store, pool, artifacts or LocalArtifacts(settings.paths.outputs_dir))
+            service.active_model = await store.state(ACTIVE_MODEL_KEY, service.active_model)
+            service._paused = bool(await store.state(PAUSED_KEY, False))
+            for request, seconds in await store.recent_done(settings.queue.eta_window):
+                service.rates.add(seconds, estimate_units(request))
+        except BaseException:
+            await store.close()  # an open store's thread would keep the process from exiting
+            raise
         return service
 
     async def start(self) -> None:
@@ -173,6 +187,7 @@ class JobService:
             except Exception:
                 log.exception("the dispatch loop did not stop cleanly")
         self.hub.close()
+        await self.pending.close()
         await self.store.close()
 
     async def __aenter__(self) -> JobService:
@@ -244,7 +259,11 @@ class JobService:
                 meta=dict(meta or {}),
                 priority=priority,
             )
-            job = await self.store.insert_job(job, reserve_seconds=0.0 if quota.unlimited else estimate)
+            try:
+                job = await self.store.insert_job(job, reserve_seconds=0.0 if quota.unlimited else estimate)
+            except Exception as exc:  # a full disk: say so, rather than queue what a restart would lose
+                log.warning("the database refused a new job: %s", exc)
+                raise SubmitRefused(Refusal.STORE_UNAVAILABLE, detail=detail_of(exc)) from exc
             self._enqueue(job)
         where = self.position(job.id)
         self._positions[job.id] = where[0] if where else 0
@@ -263,9 +282,10 @@ class JobService:
         self.fair.push(item)
 
     async def put_upload(self, data: bytes) -> str:
-        """Store an uploaded image (encoded bytes); the key to use as a request's `source_image`."""
+        """Store an uploaded image (encoded bytes); the key to use as a request's `source_image`.
+        Raises StoreWriteFailed when the artifact store refuses it."""
         key = upload_key()
-        await self.artifacts.put(key, data)
+        await self._write(self.artifacts.put(key, data))  # a full disk: StoreWriteFailed
         return key
 
     async def read_artifact(self, key: str) -> bytes:
@@ -303,7 +323,7 @@ class JobService:
         if job_id is not None and job_id not in self._jobs:
 
             async def backfill() -> JobEvent | None:
-                job = await self.store.get_job(job_id)
+                job = self._unrecorded.get(job_id) or await self.store.get_job(job_id)
                 if job is None or not job.status.finished:
                     return None
                 return JobEvent(job.id, EventKind(job.status.value), problem=job.error, job=job)
@@ -324,7 +344,7 @@ class JobService:
         return await self.get_job(job_id)
 
     async def get_job(self, job_id: str) -> Job | None:
-        job = self._jobs.get(job_id)
+        job = self._jobs.get(job_id) or self._unrecorded.get(job_id)
         if job is not None:
             return job
         return await self.store.get_job(job_id)
@@ -332,7 +352,7 @@ class JobService:
     async def user_jobs(self, user_id: int, limit: int = 10) -> list[Job]:
         """The user's latest jobs, newest first."""
         jobs = await self.store.user_jobs(user_id, limit)
-        return [self._jobs.get(j.id, j) for j in jobs]
+        return [self._jobs.get(j.id) or self._unrecorded.get(j.id) or j for j in jobs]
 
     async def finished_between(self, start: float, end: float) -> list[Job]:
         """Jobs that ended in [start, end) (wall-clock seconds), oldest first; a front end uses it
@@ -362,10 +382,14 @@ class JobService:
         return None
 
     async def update_meta(self, job_id: str, **meta: Any) -> None:
-        merged = await self.store.update_meta(job_id, meta)
-        job = self._jobs.get(job_id)
-        if merged is not None and job is not None:
-            self._jobs[job_id] = job.replace(meta=merged)
+        """Merge `meta` into the job's (written later if the store refuses it now)."""
+        job = self._jobs.get(job_id) or self._unrecorded.get(job_id)
+        if job is not None:
+            job = job.replace(meta={**job.meta, **meta})
+            (self._jobs if job_id in self._jobs else self._unrecorded)[job_id] = job
+        await self.pending.write(
+            job_id, f"the meta of job {job_id}", lambda: self.store.update_meta(job_id, meta)
+        )
 
     # -- admin --------------------------------------------------------------------------------
 
@@ -374,13 +398,14 @@ class JobService:
         return self._paused
 
     async def pause(self) -> None:
-        """Start no new batch (running ones finish); submitting still works. Kept across restarts."""
+        """Start no new batch (running ones finish); submitting still works. Kept across restarts.
+        Raises StoreWriteFailed (and stays as it was) when the store refuses the write."""
+        await self._write(self.store.set_state(PAUSED_KEY, True))
         self._paused = True
-        await self.store.set_state(PAUSED_KEY, True)
 
     async def resume(self) -> None:
+        await self._write(self.store.set_state(PAUSED_KEY, False))
         self._paused = False
-        await self.store.set_state(PAUSED_KEY, False)
         self._wake.set()
 
     def model_names(self) -> list[str]:
@@ -407,7 +432,10 @@ class JobService:
             raise ModelSwitchError(Refusal.UNKNOWN_MODEL, model=name, names=names)
         await self.pool.switch_model(name)
         self.active_model = name
-        await self.store.set_state(ACTIVE_MODEL_KEY, name)
+        try:
+            await self.store.set_state(ACTIVE_MODEL_KEY, name)
+        except Exception as exc:  # switched all the same; a restart goes back to the last one saved
+            log.warning("the database refused to record the active model %s: %s", name, exc)
         self._wake.set()
         return name
 
@@ -417,24 +445,23 @@ class JobService:
     async def grant_quota(self, user_id: int, seconds: float) -> None:
         """Extra GPU seconds for the user, for the current quota day."""
         now = time.time()
-        await self.store.add_grant(
-            user_id, quotas.day_key(now, self.settings.quota.reset_hour_utc), seconds, now
-        )
+        day = quotas.day_key(now, self.settings.quota.reset_hour_utc)
+        await self._write(self.store.add_grant(user_id, day, seconds, now))
 
     async def set_quota(self, user_id: int, seconds: float | None) -> None:
         """The user's own daily budget (math.inf: unlimited); None goes back to the configured one."""
         if seconds is None:
-            await self.store.set_override(user_id, None, time.time(), remove=True)
+            await self._write(self.store.set_override(user_id, None, time.time(), remove=True))
         else:
             value = None if math.isinf(seconds) else max(0.0, float(seconds))
-            await self.store.set_override(user_id, value, time.time(), remove=False)
+            await self._write(self.store.set_override(user_id, value, time.time(), remove=False))
 
     async def guild_setting(self, guild_id: int, key: str, default: Any = None) -> Any:
         return await self.store.guild_setting(guild_id, key, default)
 
     async def set_guild_setting(self, guild_id: int, key: str, value: Any) -> None:
-        """Store a JSON value; None deletes the setting."""
-        await self.store.set_guild_setting(guild_id, key, value)
+        """Store a JSON value; None deletes the setting. Raises StoreWriteFailed."""
+        await self._write(self.store.set_guild_setting(guild_id, key, value))
 
     async def user_settings(self, user_id: int) -> dict[str, Any]:
         """A user's own settings as a front end stored them (empty: none)."""
@@ -449,7 +476,7 @@ class JobService:
         return await self.store.state(key, default)
 
     async def set_state(self, key: str, value: Any) -> None:
-        await self.store.set_state(key, value)
+        await self._write(self.store.set_state(key, value))
 
     # -- dispatching --------------------------------------------------------------------------
 
@@ -566,9 +593,12 @@ class JobService:
             )
             self._jobs[job_id] = current
             self.hub.publish(JobEvent(job_id, EventKind.STARTED, eta=flight.estimate, job=current))
-        await self.store.mark_running(
-            ids, started_at=now, model_name=started.model, model_hash=started.model_hash
-        )
+        try:
+            await self.store.mark_running(
+                ids, started_at=now, model_name=started.model, model_hash=started.model_hash
+            )
+        except Exception as exc:  # the rows stay queued; the outcome is written over them all the same
+            log.warning("the database refused to mark %s running: %s", ids, exc)
 
     def _batch_progress(self, progress: BatchProgress) -> None:
         flight = self._flights.get(progress.batch_id)
@@ -609,21 +639,25 @@ class JobService:
             await self._failed(current.id, Problem(WorkerProblem.NOT_SAVED, detail=detail_of(exc)))
             return
         now = time.time()
-        await self.store.finish_done(
-            current.id,
-            finished_at=now,
-            gpu_seconds=result.gpu_seconds,
-            grid_key=grid,
-            images=images,
-            charge_day=quotas.day_key(now, self.settings.quota.reset_hour_utc),
-            model_hash=current.model_hash,
-        )
         done = current.replace(
             status=JobStatus.DONE,
             finished_at=now,
             gpu_seconds=result.gpu_seconds,
             grid_key=grid,
             images=images,
+        )
+        charge_day = quotas.day_key(now, self.settings.quota.reset_hour_utc)
+        await self._record_outcome(
+            done,
+            lambda: self.store.finish_done(
+                current.id,
+                finished_at=now,
+                gpu_seconds=result.gpu_seconds,
+                grid_key=grid,
+                images=images,
+                charge_day=charge_day,
+                model_hash=current.model_hash,
+            ),
         )
         self._forget(current.id)
         self.hub.publish(JobEvent(current.id, EventKind.DONE, job=done))
@@ -645,7 +679,10 @@ class JobService:
         """The pool stops: the jobs go back to queued in the database, to run again at the next start."""
         ids = [j for j in job_ids if j in self._jobs]
         if ids:
-            await self.store.mark_queued(ids)
+            try:
+                await self.store.mark_queued(ids)
+            except Exception as exc:  # left running: the next start queues running jobs again anyway
+                log.warning("the database refused to put %s back in the queue: %s", ids, exc)
         for job_id in ids:
             self._leave_flight(job_id)
 
@@ -653,10 +690,31 @@ class JobService:
 
     async def _finish_unsuccessful(self, job: Job, status: JobStatus, problem: Problem | None) -> None:
         now = time.time()
-        await self.store.finish_unsuccessful(job.id, status, finished_at=now, error=problem)
         job = job.replace(status=status, finished_at=now, error=problem)
+        await self._record_outcome(
+            job, lambda: self.store.finish_unsuccessful(job.id, status, finished_at=now, error=problem)
+        )
         self._forget(job.id)
         self.hub.publish(JobEvent(job.id, EventKind(status.value), problem=problem, job=job))
+
+    async def _record_outcome(self, job: Job, write: Write) -> None:
+        """Write a finished job's row; when the store refuses (a full disk), the job still leaves
+        the running set and its event goes out (the caller's next steps), and the row is written
+        when the store takes writes again. The writes are idempotent: nothing is charged twice."""
+        if not await self.pending.write(job.id, f"the outcome of job {job.id} ({job.status})", write):
+            self._unrecorded[job.id] = job
+
+    def _recorded(self, job_id: str) -> None:
+        """Every write of the job went through at last."""
+        self._unrecorded.pop(job_id, None)
+
+    async def _write(self, write: Awaitable[Any]) -> None:
+        """An admin's or a front end's write: refused by the store, it raises StoreWriteFailed."""
+        try:
+            await write
+        except Exception as exc:
+            log.warning("the database refused a write: %s", exc)
+            raise StoreWriteFailed(StoreProblem.WRITE_FAILED, detail=detail_of(exc)) from exc
 
     def _forget(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)
@@ -721,6 +779,12 @@ class JobService:
         except Exception:  # the models folder unreadable: let loading report it
             log.exception("could not list the models")
             return None
+
+
+async def open_store(settings: Settings) -> Store:
+    """The configured database, opened and migrated (raises StoreOpenError naming the file).
+    Front ends open it before anything slow, so a bad database stops a start at once."""
+    return await SQLiteStore.open(settings.paths.database)
 
 
 class _Reports:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import aiosqlite
 
+from generation.jobs.problems import StoreOpenError, StoreProblem
 from generation.jobs.types import LEGACY_ERROR, Job, JobImage, JobOwner, JobStatus, new_job_id
 from generation.problems import Problem
 from generation.requests.request import GenerationRequest
@@ -40,6 +42,66 @@ def migrations(folder: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
     return found
 
 
+OPEN_BUSY_TIMEOUT_MS = 2000  # at start, how long a lock held elsewhere is waited for
+BUSY_TIMEOUT_MS = 5000
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_file(path: Path) -> None:
+    """What can be told of the file before SQLite opens it: a folder, not SQLite, or shorter
+    than its header says (a copy cut short). Raises StoreOpenError; an empty or missing file is
+    fine (a new database)."""
+    if path.is_dir():
+        raise StoreOpenError(StoreProblem.IS_A_DIRECTORY, path=str(path))
+    try:
+        with path.open("rb") as file:
+            header = file.read(100)
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreOpenError(StoreProblem.CANNOT_OPEN, path=str(path), detail=_os_detail(exc)) from None
+    if size == 0:
+        return
+    if not header.startswith(SQLITE_HEADER):
+        raise StoreOpenError(StoreProblem.NOT_A_DATABASE, path=str(path), detail="no SQLite header")
+    if len(header) < 100:
+        raise StoreOpenError(StoreProblem.TRUNCATED, path=str(path), size=size, expected=100)
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The page count in the header holds when the change counter matches "version valid for";
+    # pages still in a write-ahead log are not in the file yet.
+    counted = pages > 0 and header[24:28] == header[92:96]
+    wal = path.with_name(path.name + "-wal")
+    if counted and not (wal.exists() and wal.stat().st_size) and size < pages * page_size:
+        raise StoreOpenError(StoreProblem.TRUNCATED, path=str(path), size=size, expected=pages * page_size)
+
+
+def open_error(path: Path, exc: sqlite3.Error) -> StoreOpenError:
+    """SQLite's error at open as a StoreOpenError for this file."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    code = next((c for prefix, c in _OPEN_ERRORS if name.startswith(prefix)), StoreProblem.CANNOT_OPEN)
+    if code is StoreProblem.LOCKED:
+        return StoreOpenError(code, path=str(path))
+    return StoreOpenError(code, path=str(path), detail=str(exc))
+
+
+_OPEN_ERRORS = (
+    ("SQLITE_BUSY", StoreProblem.LOCKED),
+    ("SQLITE_LOCKED", StoreProblem.LOCKED),
+    ("SQLITE_NOTADB", StoreProblem.NOT_A_DATABASE),
+    ("SQLITE_CORRUPT", StoreProblem.CORRUPT),
+    ("SQLITE_READONLY", StoreProblem.READ_ONLY),
+    ("SQLITE_FULL", StoreProblem.READ_ONLY),
+    ("SQLITE_CANTOPEN", StoreProblem.CANNOT_OPEN),
+)
+
+
+def _os_detail(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
 _JOB_COLUMNS = (
     "id, user_id, guild_id, channel_id, role_ids, priority, request, status, created_at, started_at,"
     " finished_at, gpu_seconds, error, model_name, model_hash, grid_key, parent_id, meta, attempts"
@@ -56,21 +118,57 @@ class SQLiteStore:
 
     @classmethod
     async def open(cls, path: str | Path, *, migrations_dir: Path = MIGRATIONS_DIR) -> SQLiteStore:
+        """Open the database, creating it if need be, and migrate it.
+
+        Raises StoreOpenError (naming the file and what is wrong) when it cannot be this store's
+        database: a folder, not SQLite, cut short or damaged, another program's or a newer
+        schema, locked or read-only. Nothing is written to such a file: it is checked first."""
         path = Path(path)
         if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
+            check_file(path)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                detail = _os_detail(exc)
+                raise StoreOpenError(StoreProblem.CANNOT_OPEN, path=str(path), detail=detail) from None
         try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise open_error(path, exc) from None
+        try:
+            await db.execute(f"PRAGMA busy_timeout={OPEN_BUSY_TIMEOUT_MS}")
+            store = cls(db, path)
+            await store._check_schema(migrations_dir)  # reads only
+            await store._check_writable()
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")  # in WAL: durable across process crashes
             await db.execute("PRAGMA foreign_keys=ON")
-            await db.execute("PRAGMA busy_timeout=5000")
-            store = cls(db, path)
+            await db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await store._migrate(migrations_dir)
-        except BaseException:
-            await db.close()
+        except BaseException as exc:
+            await db.close()  # its thread would keep the process alive
+            if isinstance(exc, sqlite3.Error):
+                raise open_error(path, exc) from None
             raise
         return store
+
+    async def _check_schema(self, migrations_dir: Path) -> None:
+        """Refuse a schema newer than the migrations here, or another program's tables."""
+        version = await self.schema_version()
+        known = len(migrations(migrations_dir))
+        async with self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        ) as cur:
+            tables = [row[0] for row in await cur.fetchall()]
+        if version > known:
+            raise StoreOpenError(StoreProblem.NEWER_SCHEMA, path=str(self.path), version=version, known=known)
+        if version == 0 and tables:
+            raise StoreOpenError(StoreProblem.FOREIGN_SCHEMA, path=str(self.path), tables=tables[:10])
+
+    async def _check_writable(self) -> None:
+        """Take the write lock and let go (nothing written): a locked or read-only file fails here."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        await self._db.execute("ROLLBACK")
 
     async def close(self) -> None:
         async with self._lock:

@@ -128,7 +128,9 @@ async def test_banned_words_refuse_the_prompt(tmp_path):
         server = env.server
         ix = await server.slash("imagine", {"prompt": "a Forbidden fruit"})
         refusal = await ix.wait_followup(lambda m: "forbidden" in m.content)
-        assert refusal.ephemeral and ix.original is None  # the public "thinking" message is gone
+        # the public "thinking" message goes, once the private refusal was accepted
+        await server.wait_for(lambda: ix.original is None)
+        assert refusal.ephemeral and ix.original is None
 
         added = await server.slash("safety", {"word": "castle"}, subcommand="words add", user="mod")
         await added.wait_original(lambda m: "castle" in m.content)
