@@ -56,13 +56,13 @@ class ModelSettings:
     attention: str = "sdpa"  # sdpa (torch's fused attention kernels) | classic (diffusers' plain one)
     channels_last: bool = True  # CUDA: UNet and VAE in channels_last memory (tensor-core convolutions)
     tf32: bool = True  # CUDA: float32 matmuls and convolutions in TF32 (the float32 VAE decode, fp32 models)
-    cudnn_benchmark: bool = True  # CUDA: cuDNN times its convolution kernels once per shape, keeps the fastest
+    cudnn_benchmark: bool = True  # CUDA: cuDNN times its kernels once per shape, keeps the fastest
     # auto: a float16 VAE decodes in float32 only where its config says force_upcast (SDXL's original
     # VAE overflows in float16; SD 1.x/2.x VAEs do not); never: the VAE is float16-safe (an fp16-fix VAE)
     vae_upcast: str = "auto"
     # torch.compile of the UNet and VAE decoder, warmed up at load; a failure falls back to eager
     compile: str = "off"  # off | default | max-autotune
-    compile_buckets: tuple[int, ...] = (1, 2, 4, 8)  # images per UNet pass compiled for; batches are padded up
+    compile_buckets: tuple[int, ...] = (1, 2, 4, 8)  # images per UNet pass compiled for (padded up)
     # Pixels one UNet pass may carry in all (images x width x height): images_per_pass() fills a pass
     # with several jobs up to this, and at most queue.batch_size images; 0: queue.batch_size alone.
     batch_pixels: int = 8 * 512 * 512
@@ -77,7 +77,8 @@ class ModelSettings:
         _choice("models.compile", self.compile, ("off", "default", "max-autotune"))
         if not self.compile_buckets or any(b < 1 for b in self.compile_buckets):
             raise ConfigError(
-                f"models.compile_buckets must list image counts of at least 1, not {list(self.compile_buckets)}"
+                "models.compile_buckets must list image counts of at least 1, "
+                f"not {list(self.compile_buckets)}"
             )
         _at_least("models.batch_pixels", self.batch_pixels, 0)
 

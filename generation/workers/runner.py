@@ -45,7 +45,9 @@ class PipelineRunner:
         from generation.models import load_model
 
         entry = self.registry.get(name)
-        return load_model(entry, self.settings.models, registry=self.registry)
+        return load_model(
+            entry, self.settings.models, registry=self.registry, compile_cache=self.settings.paths.cache_dir
+        )
 
     def check(self, model: Any) -> None:
         self.generate(

@@ -18,7 +18,8 @@ from tests.helpers.service_env import make_settings, request
 
 
 def settings(batch_size: int = 8, batch_pixels: int = 8 * 512 * 512) -> Settings:
-    return Settings(queue=QueueSettings(batch_size=batch_size), models=ModelSettings(batch_pixels=batch_pixels))
+    queue = QueueSettings(batch_size=batch_size)
+    return Settings(queue=queue, models=ModelSettings(batch_pixels=batch_pixels))
 
 
 def test_images_per_pass_follows_the_pixels():

@@ -1,0 +1,78 @@
+"""load_model applies the GPU fast paths of the settings; with compile on it warms up before returning."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import weakref
+
+import pytest
+import torch
+
+from generation.models import ModelRegistry, load_model, unload_model
+from generation.pipelines import acceleration as acc
+from generation.pipelines.engine import generate
+from generation.requests.request import GenerationRequest
+from generation.settings import ModelSettings
+
+REQUEST = GenerationRequest("a red circle", width=64, height=64, steps=2, seed=3, count=1, sampler="Euler")
+
+
+@pytest.fixture
+def registry(tiny_model_dir):
+    return ModelRegistry(tiny_model_dir.parent)
+
+
+@pytest.fixture
+def eager_backend(monkeypatch):
+    """dynamo traces and guards as on a GPU, but runs the graphs eagerly (no code generation)."""
+    monkeypatch.setattr(acc, "COMPILE_BACKEND", "eager")
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)  # restored after the test
+
+
+def test_fast_paths_without_compiling_by_default(registry, monkeypatch):
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    model = load_model(registry.get("tiny"), ModelSettings(device="cpu", attention="classic"), registry)
+    try:
+        assert model.acceleration.plan.attention == "classic" and not model.acceleration.plan.compiling
+        assert {type(p).__name__ for p in model.pipe.unet.attn_processors.values()} == {"AttnProcessor"}
+        assert model.acceleration.compiled == () and "forward" not in vars(model.pipe.unet)
+        assert "TORCHINDUCTOR_CACHE_DIR" not in os.environ
+    finally:
+        unload_model(model)
+
+
+def test_compiled_at_load_warmed_up_cached_in_the_data_folder_and_released(registry, tmp_path, eager_backend):
+    settings = ModelSettings(device="cpu", compile="default", compile_buckets=(1,))
+    model = load_model(registry.get("tiny"), settings, registry, compile_cache=tmp_path / "inductor")
+    assert model.acceleration.compiled == ("UNet", "VAE decoder")
+    assert model.acceleration.warmup_seconds > 0
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "inductor")
+    assert (tmp_path / "inductor").is_dir()
+    warmed = dict(model.pipe.unet.forward.seen)
+    assert warmed == {2: acc.WARM_UP_STEPS}  # the warm-up ran the one-image bucket, with guidance
+    assert generate(model, [REQUEST])[0][0].size == (64, 64)
+    unet = weakref.ref(model.pipe.unet)
+    unload_model(model)
+    gc.collect()
+    assert model.acceleration is None and unet() is None  # the compiled graphs did not keep it alive
+
+
+def test_a_broken_compiler_does_not_fail_the_load(registry, tmp_path, monkeypatch, caplog):
+    def broken(gm, example_inputs):
+        raise RuntimeError("no C compiler")
+
+    monkeypatch.setattr(acc, "COMPILE_BACKEND", broken)
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    settings = ModelSettings(device="cpu", compile="max-autotune", compile_buckets=(1,))
+    with caplog.at_level(logging.WARNING):
+        model = load_model(registry.get("tiny"), settings, registry, compile_cache=tmp_path)
+    try:
+        assert model.acceleration.compiled == ()
+        assert "no C compiler" in model.acceleration.failures["UNet"]
+        assert any("runs eager from now on" in r.getMessage() for r in caplog.records)
+        assert generate(model, [REQUEST.replace(count=2)])[0][1].size == (64, 64)
+    finally:
+        unload_model(model)
+    assert torch.get_num_threads() >= 1
