@@ -94,6 +94,7 @@ class Acceleration:
     plan: AccelerationPlan
     parts: list[CompiledPart] = field(default_factory=list)
     warmup_seconds: float = 0.0  # compiling included
+    warmed_size: tuple[int, int] | None = None  # (width, height) the graphs were compiled at, at load
     _patched: list[torch.nn.Module] = field(default_factory=list, repr=False)
 
     @property
@@ -142,6 +143,7 @@ def accelerate(
         compile_pipeline(pipe, acceleration, backend=backend or COMPILE_BACKEND)
         if warm_up_size is not None:
             acceleration.warmup_seconds = warm_up(pipe, plan.buckets, warm_up_size)
+            acceleration.warmed_size = warm_up_size
     return acceleration
 
 

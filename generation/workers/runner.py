@@ -50,9 +50,13 @@ class PipelineRunner:
         )
 
     def check(self, model: Any) -> None:
+        request = CHECK_REQUEST.replace(model=model.name)
+        warmed = getattr(getattr(model, "acceleration", None), "warmed_size", None)
+        if warmed is not None:  # a compiled model: check it at the size it was compiled for
+            request = request.replace(width=warmed[0], height=warmed[1])
         self.generate(
             model,
-            [CHECK_REQUEST.replace(model=model.name)],
+            [request],
             sources=[None],
             on_progress=None,
             cancel=None,

@@ -47,7 +47,7 @@ def test_compiled_at_load_warmed_up_cached_in_the_data_folder_and_released(regis
     settings = ModelSettings(device="cpu", compile="default", compile_buckets=(1,))
     model = load_model(registry.get("tiny"), settings, registry, compile_cache=tmp_path / "inductor")
     assert model.acceleration.compiled == ("UNet", "VAE decoder")
-    assert model.acceleration.warmup_seconds > 0
+    assert model.acceleration.warmup_seconds > 0 and model.acceleration.warmed_size == (64, 64)
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "inductor")
     assert (tmp_path / "inductor").is_dir()
     warmed = dict(model.pipe.unet.forward.seen)
@@ -76,3 +76,37 @@ def test_a_broken_compiler_does_not_fail_the_load(registry, tmp_path, monkeypatc
     finally:
         unload_model(model)
     assert torch.get_num_threads() >= 1
+
+
+def test_a_compiled_model_is_checked_at_its_warmed_size(tmp_path, monkeypatch):
+    """A model switch loads, then checks the model with a tiny job: for a compiled model, at the size
+    it was warmed up at (128x128 here), so the check compiles nothing new."""
+    from generation.models.tiny import build_tiny_pipeline
+    from generation.settings import PathSettings, Settings
+    from generation.workers.runner import PipelineRunner
+
+    pipe = build_tiny_pipeline(0)
+    pipe.unet.register_to_config(sample_size=16)  # native size 128x128; the check's own is 64x64
+    pipe.save_pretrained(tmp_path / "models" / "tiny128", safe_serialization=True)
+    graphs = []
+
+    def counting(gm, example_inputs):
+        graphs.append(len(example_inputs))
+        return gm.forward
+
+    monkeypatch.setattr(acc, "COMPILE_BACKEND", counting)
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    settings = Settings(
+        paths=PathSettings(models_dir=tmp_path / "models", cache_dir=tmp_path / "cache"),
+        models=ModelSettings(device="cpu", compile="default", compile_buckets=(1,)),
+    )
+    runner = PipelineRunner(settings)
+    model = runner.load("tiny128")
+    try:
+        assert model.acceleration.warmed_size == (128, 128)
+        assert (tmp_path / "cache").is_dir()  # paths.cache_dir holds the inductor cache
+        warm = len(graphs)
+        runner.check(model)
+        assert len(graphs) == warm
+    finally:
+        runner.unload(model)
