@@ -43,22 +43,6 @@ def test_fast_paths_without_compiling_by_default(registry, monkeypatch):
         unload_model(model)
 
 
-def test_compiled_at_load_warmed_up_cached_in_the_data_folder_and_released(registry, tmp_path, eager_backend):
-    settings = ModelSettings(device="cpu", compile="default", compile_buckets=(1,))
-    model = load_model(registry.get("tiny"), settings, registry, compile_cache=tmp_path / "inductor")
-    assert model.acceleration.compiled == ("UNet", "VAE decoder")
-    assert model.acceleration.warmup_seconds > 0 and model.acceleration.warmed_size == (64, 64)
-    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "inductor")
-    assert (tmp_path / "inductor").is_dir()
-    warmed = dict(model.pipe.unet.forward.seen)
-    assert warmed == {2: acc.WARM_UP_STEPS}  # the warm-up ran the one-image bucket, with guidance
-    assert generate(model, [REQUEST])[0][0].size == (64, 64)
-    unet = weakref.ref(model.pipe.unet)
-    unload_model(model)
-    gc.collect()
-    assert model.acceleration is None and unet() is None  # the compiled graphs did not keep it alive
-
-
 def test_a_broken_compiler_does_not_fail_the_load(registry, tmp_path, monkeypatch, caplog):
     def broken(gm, example_inputs):
         raise RuntimeError("no C compiler")
@@ -78,9 +62,10 @@ def test_a_broken_compiler_does_not_fail_the_load(registry, tmp_path, monkeypatc
     assert torch.get_num_threads() >= 1
 
 
-def test_a_compiled_model_is_checked_at_its_warmed_size(tmp_path, monkeypatch):
-    """A model switch loads, then checks the model with a tiny job: for a compiled model, at the size
-    it was warmed up at (128x128 here), so the check compiles nothing new."""
+def test_compiled_at_load_warmed_up_checked_cached_and_released(tmp_path, monkeypatch):
+    """Through the worker's runner: the model compiles and warms up at its native size (128x128
+    here) while loading, with the kernel cache in paths.cache_dir; a switch's check job runs at that
+    size, so it compiles nothing new; unloading frees the UNet despite the compiled graphs."""
     from generation.models.tiny import build_tiny_pipeline
     from generation.settings import PathSettings, Settings
     from generation.workers.runner import PipelineRunner
@@ -88,25 +73,32 @@ def test_a_compiled_model_is_checked_at_its_warmed_size(tmp_path, monkeypatch):
     pipe = build_tiny_pipeline(0)
     pipe.unet.register_to_config(sample_size=16)  # native size 128x128; the check's own is 64x64
     pipe.save_pretrained(tmp_path / "models" / "tiny128", safe_serialization=True)
+    del pipe
     graphs = []
 
-    def counting(gm, example_inputs):
+    def counting(gm, example_inputs):  # dynamo's eager backend, counting the graphs
         graphs.append(len(example_inputs))
         return gm.forward
 
     monkeypatch.setattr(acc, "COMPILE_BACKEND", counting)
-    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)  # restored after the test
     settings = Settings(
         paths=PathSettings(models_dir=tmp_path / "models", cache_dir=tmp_path / "cache"),
         models=ModelSettings(device="cpu", compile="default", compile_buckets=(1,)),
     )
     runner = PipelineRunner(settings)
     model = runner.load("tiny128")
-    try:
-        assert model.acceleration.warmed_size == (128, 128)
-        assert (tmp_path / "cache").is_dir()  # paths.cache_dir holds the inductor cache
-        warm = len(graphs)
-        runner.check(model)
-        assert len(graphs) == warm
-    finally:
-        runner.unload(model)
+    assert model.acceleration.compiled == ("UNet", "VAE decoder")
+    assert model.acceleration.warmup_seconds > 0 and model.acceleration.warmed_size == (128, 128)
+    assert dict(model.pipe.unet.forward.seen) == {2: acc.WARM_UP_STEPS}  # one image, with guidance
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "cache")
+    assert (tmp_path / "cache").is_dir()
+    warm = len(graphs)
+    assert warm == 2  # the UNet and the VAE decoder
+    runner.check(model)
+    assert generate(model, [REQUEST.replace(width=128, height=128)])[0][0].size == (128, 128)
+    assert len(graphs) == warm
+    unet = weakref.ref(model.pipe.unet)
+    runner.unload(model)
+    gc.collect()
+    assert model.acceleration is None and unet() is None  # the compiled graphs did not keep it alive
