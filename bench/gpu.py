@@ -458,22 +458,28 @@ def batches_for(args: argparse.Namespace, shape: Shape, fit: int | None) -> list
     return out
 
 
-def largest_batch(runs: list[Run], shape: Shape, device: Any) -> int | None:
-    """The largest batch that fits (in steps of 8, at most the shape's cap), from the peak memory of
-    the raw runs at two batch sizes (memory grows linearly with the batch); None: no second size."""
-    import torch
-
-    sizes = sorted({r.batch: r.peak_gib for r in runs if r.path == "raw" and r.model == shape.name}.items())
-    if device.type != "cuda":
+def largest_batch(runs: list[Run], shape: Shape, total_gib: float | None) -> int | None:
+    """The largest batch that fits in 85 % of `total_gib` (in steps of 8, at most the shape's cap),
+    from the peak memory of the raw runs at the two largest batch sizes (memory grows linearly with
+    the batch). None: fewer than two sizes measured, or nothing larger fits. No total (the CPU): the cap."""
+    if total_gib is None:
         return shape.max_batch
+    sizes = sorted({r.batch: r.peak_gib for r in runs if r.path == "raw" and r.model == shape.name}.items())
     if len(sizes) < 2:
         return None
     (b1, m1), (b2, m2) = sizes[-2], sizes[-1]
     per_image = max((m2 - m1) / (b2 - b1), 1e-3)
-    total = torch.cuda.get_device_properties(device).total_memory / GIB
-    fit = int((0.85 * total - (m2 - b2 * per_image)) / per_image)
+    fit = int((0.85 * total_gib - (m2 - b2 * per_image)) / per_image)
     fit = min(shape.max_batch, fit // 8 * 8)
     return fit if fit > b2 else None
+
+
+def device_memory_gib(device: Any) -> float | None:
+    import torch
+
+    if device.type != "cuda":
+        return None
+    return torch.cuda.get_device_properties(device).total_memory / GIB
 
 
 def model_settings(args: argparse.Namespace, shape: Shape, compile_mode: str) -> Any:
@@ -521,7 +527,7 @@ def bench_model(bench: Bench, shape: Shape, e2e_dir: Path | None) -> Any:
         if go:
             bench.torch_defaults()
             bench.measure(shape, "raw", raw_call(pipe, shape), batches_for(args, shape, None))
-            fit = largest_batch(bench.runs, shape, device)
+            fit = largest_batch(bench.runs, shape, device_memory_gib(device))
             info["largest_batch"] = fit
             if fit is not None and "max" in args.batches:
                 bench.measure(shape, "raw", raw_call(pipe, shape), [fit])

@@ -6,12 +6,16 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from bench.gpu import random_pipeline, unet_flops_per_step
+from bench.gpu import FULL, Run, bench_upscale, largest_batch, random_pipeline, unet_flops_per_step
+from generation.models.arch import Arch
+from generation.models.loaded import LoadedModel, ModelEntry
 
 REPO = Path(__file__).resolve().parents[3]
 PATHS = {"raw", "engine", "engine+compile", "raw+compile"}
@@ -79,3 +83,58 @@ def test_full_size_pipelines_build_from_the_project_configs(configs, kind, param
     assert params_m[0] < sum(p.numel() for p in pipe.unet.parameters()) / 1e6 < params_m[1]
     per_step = unet_flops_per_step(pipe.unet.config, size, size, torch.float16)
     assert tflop[0] < per_step / 1e12 < tflop[1]
+
+
+def raw_run(batch: int, peak_gib: float) -> Run:
+    return Run("sd15", "raw", batch, 20, 1.0, 0.2, peak_gib, 1e12, 1e15)
+
+
+def test_the_largest_batch_comes_from_the_memory_of_two_batches():
+    shape = FULL["sd15"]
+    # 2 GiB of weights and 0.5 GiB an image: 85 % of 30 GiB holds 47 images, so 40 in steps of 8
+    runs = [raw_run(1, 2.5), raw_run(4, 4.0), raw_run(8, 6.0)]
+    assert largest_batch(runs, shape, 30.0) == 40
+    assert largest_batch(runs, shape, 141.0) == shape.max_batch  # capped for time
+    assert largest_batch(runs, shape, 8.0) is None  # nothing larger than 8 fits
+    assert largest_batch(runs[:1], shape, 40.0) is None  # one size: no slope
+    assert largest_batch(runs, shape, None) == shape.max_batch  # the CPU smoke run: the cap
+
+
+def test_the_upscale_phase_goes_through_the_projects_upscaler(tmp_path, monkeypatch):
+    """spandrel cannot run here (its torchvision does not match the CPU torch): a stand-in with
+    its two entry points, a 4x "ESRGAN" and the file loader, runs the phase's own code."""
+
+    class ESRGAN(torch.nn.Module):
+        def __init__(self, *, num_filters, num_blocks, scale):
+            super().__init__()
+            self.scale = scale
+            self.conv = torch.nn.Conv2d(3, 3, 1)
+
+        def forward(self, x):
+            return torch.nn.functional.interpolate(self.conv(x), scale_factor=self.scale)
+
+    class ModelLoader:
+        def load_from_file(self, path):
+            model = ESRGAN(num_filters=64, num_blocks=23, scale=4)
+            model.load_state_dict(torch.load(path, weights_only=True))
+            return model
+
+    spandrel = types.ModuleType("spandrel")
+    spandrel.ModelLoader = ModelLoader
+    architectures = types.ModuleType("spandrel.architectures")
+    esrgan = types.ModuleType("spandrel.architectures.ESRGAN")
+    esrgan.ESRGAN = ESRGAN
+    for name, module in [
+        ("spandrel", spandrel),
+        ("spandrel.architectures", architectures),
+        ("spandrel.architectures.ESRGAN", esrgan),
+    ]:
+        monkeypatch.setitem(sys.modules, name, module)
+    bench = SimpleNamespace(args=SimpleNamespace(cache=tmp_path), device=torch.device("cpu"), figures={})
+    model = LoadedModel(
+        "m", ModelEntry("m", "m", "diffusers"), None, Arch.SD1, None, torch.device("cpu"), None
+    )
+    bench_upscale(bench, model)
+    figures = bench.figures["upscale"]
+    assert figures["output"] == "2048x2048" and figures["seconds"] > 0 and figures["first_seconds"] > 0
+    assert (tmp_path / "rrdb-x4.pth").is_file() and model.derived["upscaler"]
