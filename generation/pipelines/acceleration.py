@@ -153,9 +153,14 @@ def accelerate(
 def set_backends(plan: AccelerationPlan) -> None:
     """TF32 and cuDNN autotuning for the whole process (CUDA settings; None leaves them)."""
     if plan.tf32 is not None:
-        precision = "tf32" if plan.tf32 else "ieee"
-        torch.backends.cuda.matmul.fp32_precision = precision
-        torch.backends.cudnn.conv.fp32_precision = precision
+        conv = getattr(torch.backends.cudnn, "conv", None)
+        if conv is not None and hasattr(conv, "fp32_precision"):  # torch >= 2.9
+            precision = "tf32" if plan.tf32 else "ieee"
+            torch.backends.cuda.matmul.fp32_precision = precision
+            conv.fp32_precision = precision
+        else:  # the older flags
+            torch.backends.cuda.matmul.allow_tf32 = plan.tf32
+            torch.backends.cudnn.allow_tf32 = plan.tf32
     if plan.cudnn_benchmark is not None:
         torch.backends.cudnn.benchmark = plan.cudnn_benchmark
 
