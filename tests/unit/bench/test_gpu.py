@@ -35,7 +35,21 @@ def test_the_smoke_run_reports_every_figure(tmp_path):
     out = tmp_path / "gpu.json"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "gpu", "--smoke", "--skip", "recompile", "--out", str(out)],
+        # SD1.5-shaped only: the SDXL-shaped paths are the same code (tests/unit/pipelines covers
+        # SDXL's compiled buckets); the recompile phase is one more compile of the same graphs
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "gpu",
+            "--smoke",
+            "--models",
+            "sd15",
+            "--skip",
+            "recompile",
+            "--out",
+            str(out),
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -46,7 +60,8 @@ def test_the_smoke_run_reports_every_figure(tmp_path):
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     assert figures == json.loads(out.read_text())  # the file holds the same figures
     assert figures["benchmark"] == "gpu" and figures["smoke"] is True and figures["peak_tflops"] > 0
-    for name in ("sd15", "sdxl"):
+    assert set(figures["models"]) == {"sd15"}
+    for name in ("sd15",):
         info = figures["models"][name]
         assert info["unet_tflop_per_step"] > 0 and info["flop_limit_images_per_s"] > 0
         assert info["compile_seconds"] > 0 and info["compiled"] == ["UNet", "VAE decoder"]

@@ -327,6 +327,27 @@ def test_guards_see_the_seamless_tiling_patch(compiled, plain):
     assert within_rounding(ours, theirs) and not within_rounding(ours, untiled)
 
 
+def test_sdxl_conditioning_is_padded_with_the_batch(plain):
+    """SDXL's UNet takes its pooled text embeddings and size ids in added_cond_kwargs: those rows
+    are padded with the sample's, or the compiled graph would see mismatched batches."""
+    from generation.models.tiny import build_tiny_sdxl_pipeline
+
+    def xl(pipe):
+        pipe.set_progress_bar_config(disable=True)
+        entry = ModelEntry("xl", "xl", "diffusers")
+        return LoadedModel("xl", entry, pipe, Arch.SDXL, None, CPU, torch.float32)
+
+    ours, theirs = xl(build_tiny_sdxl_pipeline(0)), xl(build_tiny_sdxl_pipeline(0))
+    done = accelerate(ours.pipe, AccelerationPlan(compile="default", buckets=(1, 4)), backend="eager")
+    try:
+        images = generate(ours, [req(count=3)])[0]  # 6 rows padded to 8
+        assert ours.pipe.unet.forward.seen == {8: 3} and done.failures == {}
+        alone = generate(theirs, [req(count=3)])[0]
+        assert all(within_rounding(a, b) for a, b in zip(images, alone, strict=True))
+    finally:
+        done.release()
+
+
 def failing_backend(gm, example_inputs):
     raise RuntimeError("the compiler is broken")
 
