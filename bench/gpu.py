@@ -261,8 +261,11 @@ class Run:
         return self.batch / self.seconds
 
     def figures(self) -> dict[str, Any]:
-        # the denoising loop alone (comparable with diffusers' progress-bar it/s): two-point fit
-        per_step = max((self.seconds - self.short_seconds) / max(self.steps - SHORT_STEPS, 1), 1e-9)
+        # the denoising loop alone (comparable with diffusers' progress-bar it/s): a two-point fit;
+        # None when noise swamped the difference (a loaded CPU)
+        per_step = (self.seconds - self.short_seconds) / max(self.steps - SHORT_STEPS, 1)
+        loop = sig(1 / per_step) if per_step > 0 else None
+        fixed = sig(max(self.seconds - self.steps * per_step, 0.0)) if per_step > 0 else None
         return {
             "model": self.model,
             "path": self.path,
@@ -270,8 +273,8 @@ class Run:
             "steps": self.steps,
             "seconds": round(self.seconds, 4),
             "it_per_s": round(self.steps / self.seconds, 3),  # end to end: steps / seconds of the call
-            "loop_it_per_s": sig(1 / per_step),
-            "fixed_seconds": sig(max(self.seconds - self.steps * per_step, 0.0)),
+            "loop_it_per_s": loop,
+            "fixed_seconds": fixed,
             "images_per_s": round(self.images_per_s, 4),
             "s_per_image": round(self.seconds / self.batch, 4),
             "peak_memory_gib": round(self.peak_gib, 3),
@@ -699,9 +702,9 @@ def print_table(bench: Bench) -> None:
             f"{'GiB':>8}{'FLOP %':>8}"
         )
         for run in info.get("runs", []):
+            loop = f"{run['loop_it_per_s']:.2f}" if run["loop_it_per_s"] else "-"
             print(
-                f"  {run['path']:16}{run['batch']:>6}{run['seconds']:>9.3f}{run['it_per_s']:>9.2f}"
-                f"{run['loop_it_per_s']:>9.2f}"
+                f"  {run['path']:16}{run['batch']:>6}{run['seconds']:>9.3f}{run['it_per_s']:>9.2f}{loop:>9}"
                 f"{run['images_per_s']:>9.3f}{run['s_per_image']:>9.3f}{run['peak_memory_gib']:>8.2f}"
                 f"{run['flop_fraction'] * 100:>7.1f}%"
             )
@@ -745,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="tiny models on the CPU (the test runs this)")
     ap.add_argument("--flops", action="store_true", help="only count the full-size UNets' FLOPs")
     ap.add_argument("--models", default="sd15,sdxl")
-    ap.add_argument("--steps", type=int, help="sampling steps (default 20; smoke 3)")
+    ap.add_argument("--steps", type=int, help="sampling steps (default 20; smoke 6)")
     ap.add_argument("--batches", default="1,4,8,max", help='batch sizes; "max": the largest that fits')
     ap.add_argument("--repeats", type=int, default=2, help="timed runs per batch up to 8 (medians count)")
     ap.add_argument("--compile-mode", default="default", choices=("default", "max-autotune"))
@@ -765,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
     if not smoke and not torch.cuda.is_available():
         print("no CUDA GPU here: run `python -m bench gpu --smoke` (tiny models on the CPU)", file=sys.stderr)
         return 2
-    args.steps = args.steps or (3 if smoke else 20)
+    args.steps = args.steps or (6 if smoke else 20)
     args.batches = [b.strip() for b in args.batches.split(",") if b.strip()]
     if smoke:
         args.batches = [b for b in args.batches if b == "max" or int(b) <= 3] or ["1"]

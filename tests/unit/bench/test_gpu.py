@@ -22,7 +22,6 @@ PATHS = {"raw", "engine", "engine+compile", "raw+compile"}
 POSITIVE = (
     "seconds",
     "it_per_s",
-    "loop_it_per_s",
     "images_per_s",
     "s_per_image",
     "peak_memory_gib",
@@ -71,7 +70,9 @@ def test_the_smoke_run_reports_every_figure(tmp_path):
         assert {run["path"] for run in runs} == PATHS
         assert {run["batch"] for run in runs if run["path"] == "engine+compile"} == {1, 3}
         for run in runs:
-            assert all(run[key] > 0 for key in POSITIVE) and run["fixed_seconds"] >= 0, run
+            assert all(run[key] > 0 for key in POSITIVE), run
+            # the loop's own rate: None only when a loaded CPU's noise swamps 4 steps' time
+            assert run["loop_it_per_s"] is None or (run["loop_it_per_s"] > 0 and run["fixed_seconds"] >= 0)
     e2e = figures["e2e"]
     assert e2e["direct_seconds"] > 0 and e2e["discord_seconds"] > 0
     assert isinstance(e2e["overhead_per_gpu_second_percent"], float)
