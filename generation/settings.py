@@ -49,6 +49,9 @@ class PathSettings:
         """One of the add-on folders above, made absolute (inside models_dir when it is relative)."""
         return folder if folder.is_absolute() else self.models_dir / folder
 
+    # Compiled kernels (torch.compile's inductor cache) live here, so a restart does not compile again.
+    cache_dir: Path = Path("data/cache")
+
 
 @dataclass(frozen=True)
 class ModelSettings:
@@ -72,6 +75,22 @@ class ModelSettings:
     clip_skip: dict[str, int] = field(default_factory=dict)
     vae: dict[str, str] = field(default_factory=dict)
 
+    # GPU fast paths (generation/pipelines/acceleration.py), applied at load. "CUDA:" ones change
+    # nothing on other devices.
+    attention: str = "sdpa"  # sdpa (torch's fused attention kernels) | classic (diffusers' plain one)
+    channels_last: bool = True  # CUDA: UNet and VAE in channels_last memory (tensor-core convolutions)
+    tf32: bool = True  # CUDA: float32 matmuls and convolutions in TF32 (the float32 VAE decode, fp32 models)
+    cudnn_benchmark: bool = True  # CUDA: cuDNN times its kernels once per shape, keeps the fastest
+    # auto: a float16 VAE decodes in float32 only where its config says force_upcast (SDXL's original
+    # VAE overflows in float16; SD 1.x/2.x VAEs do not); never: the VAE is float16-safe (an fp16-fix VAE)
+    vae_upcast: str = "auto"
+    # torch.compile of the UNet and VAE decoder, warmed up at load; a failure falls back to eager
+    compile: str = "off"  # off | default | max-autotune
+    compile_buckets: tuple[int, ...] = (1, 2, 4, 8)  # images per UNet pass compiled for (padded up)
+    # Pixels one UNet pass may carry in all (images x width x height): images_per_pass() fills a pass
+    # with several jobs up to this, and at most queue.batch_size images; 0: queue.batch_size alone.
+    batch_pixels: int = 8 * 512 * 512
+
     def __post_init__(self) -> None:
         _choice("models.device", self.device.split(":")[0], ("auto", "cpu", "cuda", "mps"))
         _choice("models.dtype", self.dtype, ("auto", "float16", "bfloat16", "float32"))
@@ -80,6 +99,15 @@ class ModelSettings:
         for name, skip in self.clip_skip.items():
             if not 1 <= skip <= 12:
                 raise ConfigError(f"models.clip_skip.{name} must be a whole number from 1 to 12, not {skip}")
+        _choice("models.attention", self.attention, ("sdpa", "classic"))
+        _choice("models.vae_upcast", self.vae_upcast, ("auto", "never"))
+        _choice("models.compile", self.compile, ("off", "default", "max-autotune"))
+        if not self.compile_buckets or any(b < 1 for b in self.compile_buckets):
+            raise ConfigError(
+                "models.compile_buckets must list image counts of at least 1, "
+                f"not {list(self.compile_buckets)}"
+            )
+        _at_least("models.batch_pixels", self.batch_pixels, 0)
 
 
 @dataclass(frozen=True)
@@ -293,8 +321,9 @@ def _coerce(key: str, hint: Any, value: Any, base_dir: Path) -> Any:
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(f'{key} must be a list, like ["a", "b"], not {value!r}')
-        if typing.get_args(hint)[0] is Path:  # paths resolve against the config's folder
-            return tuple(_coerce(f"{key}[{i}]", Path, v, base_dir) for i, v in enumerate(value))
+        item = typing.get_args(hint)[0]
+        if item is not str:  # a list of numbers: each checked like a single one
+            return tuple(_coerce(f"{key}[{i}]", item, v, base_dir) for i, v in enumerate(value))
         return tuple(str(v) for v in value)
     if origin is dict:
         if not isinstance(value, dict):

@@ -189,7 +189,7 @@ def load_requested_model(name: str, settings: Settings):
             file=sys.stderr,
         )
         entry = ModelEntry(name=TINY_MODEL_NAME, path=folder, kind="diffusers")
-    return load_model(entry, settings.models)
+    return load_model(entry, settings.models, compile_cache=settings.paths.cache_dir)
 
 
 # -- running ---------------------------------------------------------------------------------

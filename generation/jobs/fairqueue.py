@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 
 from generation.jobs.estimates import estimate_units, image_count
@@ -29,6 +29,10 @@ from generation.requests.request import GenerationRequest, Mode
 
 PRIORITY = 0  # owners with a priority role
 NORMAL = 1
+
+# Images per pipeline call: a number, or a function of the batch's lead job (its size decides:
+# generation.jobs.batching.images_per_pass).
+BatchSize = int | Callable[["QueueItem"], int]
 
 
 @dataclass
@@ -173,7 +177,7 @@ class FairQueue:
         self,
         *,
         loaded_model: str | None = None,
-        batch_size: int = 1,
+        batch_size: BatchSize = 1,
         scan: int = 8,
         patience: int = 3,
     ) -> list[QueueItem]:
@@ -190,16 +194,17 @@ class FairQueue:
                         lead = item
                     break
         batch = [lead]
+        limit = batch_size(lead) if callable(batch_size) else batch_size
         if lead.batchable:
             images = lead.images
             for item in window:
-                if images >= batch_size:
+                if images >= limit:
                     break
                 if (
                     item is not lead
                     and item.batchable
                     and item.batch_key == lead.batch_key
-                    and images + item.images <= batch_size
+                    and images + item.images <= limit
                 ):
                     batch.append(item)
                     images += item.images
@@ -209,7 +214,7 @@ class FairQueue:
         self,
         *,
         loaded_model: str | None = None,
-        batch_size: int = 1,
+        batch_size: BatchSize = 1,
         scan: int = 8,
         patience: int = 3,
     ) -> list[QueueItem]:

@@ -26,6 +26,7 @@ from typing import Any
 
 from generation.jobs import quotas
 from generation.jobs.artifacts import ArtifactStore, LocalArtifacts, grid_key, image_key, upload_key
+from generation.jobs.batching import images_per_pass
 from generation.jobs.estimates import RateEstimator, estimate_units, etas
 from generation.jobs.events import EventHub, Subscription
 from generation.jobs.fairqueue import NORMAL, PRIORITY, FairQueue, QueueItem
@@ -515,7 +516,7 @@ class JobService:
         queue = self.settings.queue
         items = self.fair.take_batch(
             loaded_model=worker.model or self.active_model,
-            batch_size=queue.batch_size,
+            batch_size=self._images_per_pass,
             scan=queue.batch_window,
             patience=queue.model_patience,
         )
@@ -549,6 +550,11 @@ class JobService:
             log.exception("could not hand batch %s to worker %s", batch.id, worker.id)
             for job_id in batch.job_ids:
                 await self._failed(job_id, Problem(WorkerProblem.INTERNAL))
+
+    def _images_per_pass(self, lead: QueueItem) -> int:
+        """The GPU batch for a pass led by this job: sized by its pixels (issue 14)."""
+        request = self._jobs[lead.job_id].request
+        return images_per_pass(self.settings, request.width, request.height)
 
     async def _batch_of(self, flight: _Flight, jobs: list[Job]) -> Batch | None:
         """The batch to send: the jobs with their source images as bytes (workers read no files).

@@ -32,6 +32,8 @@ class LoadedModel:
     # What the pipelines build from this model (its img2img pipeline, its own scheduler config, the
     # upscaler loaded for it). Kept here so that unload_model() drops them with the weights.
     derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # The GPU fast paths applied at load (generation.pipelines.acceleration.Acceleration), or None.
+    acceleration: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.arch = Arch(self.arch)  # a plain "sd1" is accepted; a typo is refused here

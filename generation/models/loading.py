@@ -45,6 +45,7 @@ from diffusers import (
     StableDiffusionXLPipeline,
 )
 
+from ..pipelines.acceleration import accelerate, native_size, plan_acceleration
 from ..settings import ModelSettings
 from .arch import Arch
 from .detect import Detection, detect_file, read_ldm_yaml
@@ -333,9 +334,18 @@ def _quiet_loading() -> None:
 
 
 def load_model(
-    entry: ModelEntry, settings: ModelSettings, registry: ModelRegistry | None = None
+    entry: ModelEntry,
+    settings: ModelSettings,
+    registry: ModelRegistry | None = None,
+    *,
+    compile_cache: Path | None = None,
 ) -> LoadedModel:
     """Load `entry` on the device the settings pick. Offline-safe for local models.
+
+    The GPU fast paths of the settings are applied last (generation.pipelines.acceleration); with
+    `models.compile` on, the model is compiled and warmed up at its native size before this
+    returns, its kernels cached in `compile_cache` (`paths.cache_dir`; default: the models
+    folder's cache).
 
     Raises `UnsafeCheckpoint`, `UnknownArchitecture` or `ModelLoadError` (any other failure,
     wrapped with the model's name) with a message an admin can act on.
@@ -361,6 +371,17 @@ def load_model(
             _set_prediction_type(pipe, "v_prediction" if v else "epsilon")
             pipe.unet.register_to_config(sample_size=SD2_SAMPLE_SIZES["v_prediction" if v else "epsilon"])
         _configure(pipe, settings)
+        if compile_cache is None and cache_dir is not None:
+            compile_cache = cache_dir / "inductor"
+        plan = plan_acceleration(settings, device, cache_dir=compile_cache)
+        acceleration = accelerate(pipe, plan, warm_up_size=native_size(pipe))
+        if plan.compiling:
+            log.info(
+                "%s: compiled %s, warmed up in %.1f s",
+                entry.name,
+                ", ".join(acceleration.compiled) or "nothing",
+                acceleration.warmup_seconds,
+            )
     except ModelError:
         _free_memory(device)
         raise
@@ -381,7 +402,7 @@ def load_model(
     except OSError as exc:  # the model is loaded; a missing hash only leaves metadata blank
         log.warning("cannot hash %s: %s", entry.path, exc)
         short_hash = None
-    return LoadedModel(entry.name, entry, pipe, arch, short_hash, device, dtype)
+    return LoadedModel(entry.name, entry, pipe, arch, short_hash, device, dtype, acceleration=acceleration)
 
 
 def _cache_dir_for(entry: ModelEntry, registry: ModelRegistry | None) -> Path | None:
@@ -552,6 +573,9 @@ def unload_model(model: LoadedModel) -> None:
     The LoadedModel is unusable afterwards (`model.pipe` is None).
     """
     model.derived.clear()
+    if model.acceleration is not None:
+        model.acceleration.release()
+        model.acceleration = None
     pipe, model.pipe = model.pipe, None
     if pipe is not None:
         for name in list(getattr(pipe, "components", {})):

@@ -21,9 +21,10 @@ from diffusers import (
     EulerDiscreteScheduler,
     StableDiffusionInpaintPipeline,
     StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
     UNet2DConditionModel,
 )
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 TOKENIZER_DIR = Path(__file__).resolve().parent.parent / "configs" / "tokenizer"
 
@@ -189,3 +190,35 @@ def tiny_embedding(
     if getattr(pipe, "text_encoder_2", None) is not None:
         return {"clip_l": vectors_for(pipe.text_encoder), "clip_g": vectors_for(pipe.text_encoder_2)}
     return {"emb_params": vectors_for(pipe.text_encoder)}
+
+
+def build_tiny_sdxl_pipeline(seed: int = 0) -> StableDiffusionXLPipeline:
+    """A tiny random SDXL-shaped pipeline: two text encoders and text_time conditioning, 64 px
+    images (benchmarks' CPU smoke runs go through SDXL's code paths with it)."""
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=64,
+        attention_head_dim=(2, 4),
+        norm_num_groups=8,
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=8 * 6 + 32,
+    )
+    config = tiny_text_config(32, intermediate_size=37)
+    return StableDiffusionXLPipeline(
+        vae=tiny_vae().eval(),
+        text_encoder=CLIPTextModel(config).eval(),
+        text_encoder_2=CLIPTextModelWithProjection(config).eval(),
+        tokenizer=load_clip_tokenizer(),
+        tokenizer_2=load_clip_tokenizer(pad_token="!"),
+        unet=unet.eval(),
+        scheduler=EulerDiscreteScheduler(**SD_SCHEDULER),
+        add_watermarker=False,
+    )

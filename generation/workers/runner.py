@@ -68,12 +68,18 @@ class PipelineRunner:
         from generation.models import load_model
 
         entry = self.registry.get(name)
-        return load_model(entry, self.settings.models, registry=self.registry)
+        return load_model(
+            entry, self.settings.models, registry=self.registry, compile_cache=self.settings.paths.cache_dir
+        )
 
     def check(self, model: Any) -> None:
+        request = CHECK_REQUEST.replace(model=model.name)
+        warmed = getattr(getattr(model, "acceleration", None), "warmed_size", None)
+        if warmed is not None:  # a compiled model: check it at the size it was compiled for
+            request = request.replace(width=warmed[0], height=warmed[1])
         self.generate(
             model,
-            [CHECK_REQUEST.replace(model=model.name)],
+            [request],
             sources=[None],
             on_progress=None,
             cancel=None,

@@ -65,3 +65,36 @@ def test_the_discord_table_is_carried_as_read_for_the_bot(tmp_path):
 def test_tables_of_numbers_are_coerced(tmp_path):
     settings = load_settings(write(tmp_path, '[quota]\nrole_seconds = { "123" = 60, "456" = 1.5 }\n'))
     assert settings.quota.role_seconds == {"123": 60.0, "456": 1.5}
+
+
+def test_gpu_fast_path_settings(tmp_path):
+    text = (
+        '[paths]\ncache_dir = "c"\n'
+        '[models]\ncompile = "max-autotune"\ncompile_buckets = [1, 4]\nattention = "classic"\n'
+        'vae_upcast = "never"\nchannels_last = false\nbatch_pixels = 0\n'
+    )
+    settings = load_settings(write(tmp_path, text))
+    assert settings.paths.cache_dir == tmp_path / "c"
+    models = settings.models
+    assert models.compile == "max-autotune" and models.compile_buckets == (1, 4)
+    assert models.attention == "classic" and models.vae_upcast == "never"
+    assert not models.channels_last and models.batch_pixels == 0
+    shipped = load_settings(DEFAULT_CONFIG).models
+    assert shipped.compile == "off" and shipped.attention == "sdpa" and shipped.tf32
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[models]\ncompile = "fast"\n', "models.compile must be one of off, default, max-autotune"),
+        ('[models]\nattention = "flash"\n', "models.attention must be one of sdpa, classic"),
+        ('[models]\nvae_upcast = "always"\n', "models.vae_upcast must be one of auto, never"),
+        ("[models]\ncompile_buckets = [1, 0]\n", "models.compile_buckets must list image counts"),
+        ("[models]\ncompile_buckets = []\n", "models.compile_buckets must list image counts"),
+        ('[models]\ncompile_buckets = [1, "2"]\n', r"models.compile_buckets\[1\] must be a whole number"),
+        ("[models]\nbatch_pixels = -1\n", "models.batch_pixels must be at least 0"),
+    ],
+)
+def test_gpu_setting_mistakes_are_named(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, text))
