@@ -56,7 +56,8 @@ def test_the_discord_table_is_carried_as_read_for_the_bot(tmp_path):
     settings = load_settings(write(tmp_path, '[discord]\nadmin_roles = "123"\nprogress_interval = 1\n'))
     assert settings.front_ends == {"discord": {"admin_roles": "123", "progress_interval": 1}}
     with pytest.raises(
-        ConfigError, match="the sections are paths, models, defaults, limits, queue, quota, discord"
+        ConfigError,
+        match="the sections are paths, models, defaults, limits, queue, quota, cluster, store, discord",
     ):
         load_settings(write(tmp_path, "[discordd]\n"))
 
