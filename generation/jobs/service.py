@@ -31,8 +31,8 @@ from generation.jobs.events import EventHub, Subscription
 from generation.jobs.fairqueue import NORMAL, PRIORITY, FairQueue, QueueItem
 from generation.jobs.problems import Refusal, SubmitRefused
 from generation.jobs.quotas import QuotaStatus
+from generation.jobs.store import open_store
 from generation.jobs.store.base import Store
-from generation.jobs.store.sqlite import SQLiteStore
 from generation.jobs.types import EventKind, Job, JobEvent, JobImage, JobOwner, JobStatus, new_job_id
 from generation.problems import Problem
 from generation.requests.request import GenerationRequest, Mode
@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 
 ACTIVE_MODEL_KEY = "active_model"
 PAUSED_KEY = "paused"  # an admin's pause outlasts a restart
+RETRY = PRIORITY - 1  # the queue class of jobs a lost worker dropped: served before everyone else
 
 
 @dataclass
@@ -117,17 +118,19 @@ class JobService:
         runner: Any = None,
         pool: WorkerPool | None = None,
         artifacts: ArtifactStore | None = None,
+        store: Store | None = None,
     ) -> JobService:
         """Open (and migrate) the database; nothing runs until `start`. The workers are `pool`
         (built by `generation.workers.pools.build_pool`), or one local worker running `runner` (tests,
-        benchmarks); results go to `artifacts` (default: files in `paths.outputs_dir`)."""
+        benchmarks); results go to `artifacts` (default: files in `paths.outputs_dir`); the
+        database is `store` (default: the configured one, generation.jobs.store.open_store)."""
         if (pool is None) == (runner is None):
             raise ValueError("give a runner or a pool, one of them")
         if pool is None:
             from generation.workers.local import LocalWorkerPool
 
             pool = LocalWorkerPool(runner, device=settings.models.device)
-        store = await SQLiteStore.open(settings.paths.database)
+        store = store or await open_store(settings)
         service = cls(settings, store, pool, artifacts or LocalArtifacts(settings.paths.outputs_dir))
         service.active_model = await store.state(ACTIVE_MODEL_KEY, service.active_model)
         service._paused = bool(await store.state(PAUSED_KEY, False))
@@ -255,8 +258,9 @@ class JobService:
         self._wake.set()
         return job
 
-    def _enqueue(self, job: Job) -> None:
-        item = QueueItem.for_request(job.id, job.owner.user_id, job.request, priority=job.priority)
+    def _enqueue(self, job: Job, *, priority: int | None = None) -> None:
+        priority = job.priority if priority is None else priority
+        item = QueueItem.for_request(job.id, job.owner.user_id, job.request, priority=priority)
         item.model = job.model_name or job.request.model
         self._jobs[job.id] = job
         self._items[job.id] = item
@@ -476,22 +480,44 @@ class JobService:
                 return worker
         return free[0]
 
-    async def _dispatch(self, worker: WorkerInfo) -> None:
+    def _plan_batch(self, worker: WorkerInfo) -> list[QueueItem]:
+        """Take the next batch for `worker` from the fair queue (the cluster's dispatcher prefers
+        the jobs of the model the worker holds: generation.cluster.service)."""
         queue = self.settings.queue
-        items = self.fair.take_batch(
+        return self.fair.take_batch(
             loaded_model=worker.model or self.active_model,
             batch_size=queue.batch_size,
             scan=queue.batch_window,
             patience=queue.model_patience,
         )
+
+    async def _claim(self, jobs: list[Job]) -> list[Job]:
+        """The batch's jobs that may run, marked running (here: all; nothing else writes the
+        store. The cluster's dispatcher claims them in the shared database first)."""
+        return [job.replace(status=JobStatus.RUNNING) for job in jobs]
+
+    def _attempt(self, job: Job) -> int | None:
+        """The attempt a finish must still be the latest of (None: no such guard; the cluster's
+        dispatcher guards against late attempts of requeued jobs)."""
+        return None
+
+    async def _dispatch(self, worker: WorkerInfo) -> None:
+        items = self._plan_batch(worker)
         if not items:
             return
-        jobs = []
         for item in items:
             self._positions.pop(item.job_id, None)
-            job = self._jobs[item.job_id].replace(status=JobStatus.RUNNING)
+        jobs = await self._claim([self._jobs[item.job_id] for item in items])
+        for job in jobs:
             self._jobs[job.id] = job
-            jobs.append(job)
+        claimed = {job.id for job in jobs}
+        for item in items:
+            if item.job_id not in claimed:  # finished elsewhere meanwhile (the cluster's store)
+                self._forget(item.job_id)
+        items = [item for item in items if item.job_id in claimed]
+        if not jobs:
+            self._push_positions()
+            return
         flight = _Flight(
             id=new_job_id(),
             worker_id=worker.id,
@@ -601,7 +627,7 @@ class JobService:
             await self._failed(current.id, Problem(WorkerProblem.NOT_SAVED, detail=detail_of(exc)))
             return
         now = time.time()
-        await self.store.finish_done(
+        recorded = await self.store.finish_done(
             current.id,
             finished_at=now,
             gpu_seconds=result.gpu_seconds,
@@ -609,7 +635,12 @@ class JobService:
             images=images,
             charge_day=quotas.day_key(now, self.settings.quota.reset_hour_utc),
             model_hash=current.model_hash,
+            attempt=self._attempt(current),
         )
+        if not recorded:  # another attempt or process finished it: its outcome stands
+            self._forget(current.id)
+            self._push_positions()
+            return
         done = current.replace(
             status=JobStatus.DONE,
             finished_at=now,
@@ -633,6 +664,22 @@ class JobService:
             await self._finish_unsuccessful(current, JobStatus.CANCELLED, None)
             self._push_positions()
 
+    async def _lost(self, batch_id: str, job_ids: Sequence[str]) -> None:
+        """A worker died holding these jobs: they go back to the front of the queue and run again
+        (the store's attempt guard discards what the lost attempt might still report)."""
+        ids = [j for j in job_ids if j in self._jobs]
+        if not ids:
+            return
+        await self.store.mark_queued(ids)
+        for job_id in ids:
+            self._leave_flight(job_id)
+            self._items.pop(job_id, None)
+            job = self._jobs[job_id].replace(status=JobStatus.QUEUED, started_at=None)
+            self._enqueue(job, priority=RETRY)
+        log.warning("batch %s was lost with its worker; %d jobs queued again", batch_id, len(ids))
+        self._push_positions()
+        self._wake.set()
+
     async def _interrupted(self, batch_id: str, job_ids: Sequence[str]) -> None:
         """The pool stops: the jobs go back to queued in the database, to run again at the next start."""
         ids = [j for j in job_ids if j in self._jobs]
@@ -645,7 +692,12 @@ class JobService:
 
     async def _finish_unsuccessful(self, job: Job, status: JobStatus, problem: Problem | None) -> None:
         now = time.time()
-        await self.store.finish_unsuccessful(job.id, status, finished_at=now, error=problem)
+        recorded = await self.store.finish_unsuccessful(
+            job.id, status, finished_at=now, error=problem, attempt=self._attempt(job)
+        )
+        if not recorded:  # finished already (elsewhere): announced by whoever finished it
+            self._forget(job.id)
+            return
         job = job.replace(status=status, finished_at=now, error=problem)
         self._forget(job.id)
         self.hub.publish(JobEvent(job.id, EventKind(status.value), problem=problem, job=job))
@@ -741,6 +793,9 @@ class _Reports:
 
     async def batch_interrupted(self, batch_id: str, job_ids: Sequence[str]) -> None:
         await self._service._interrupted(batch_id, job_ids)
+
+    async def batch_lost(self, batch_id: str, job_ids: Sequence[str]) -> None:
+        await self._service._lost(batch_id, job_ids)
 
 
 def _remaining(flight: _Flight, now: float) -> float:
