@@ -353,6 +353,11 @@ class PostgresStore:
         async with self._pool.acquire() as db:
             return await db.fetchval("SELECT png FROM previews WHERE job_id=$1", job_id)
 
+    async def notify(self, channel: str, payload: str) -> None:
+        """NOTIFY listeners of `channel` (payload under 8,000 bytes)."""
+        async with self._pool.acquire() as db:
+            await db.execute("SELECT pg_notify($1, $2)", channel, payload)
+
     # -- quotas -------------------------------------------------------------------------------
 
     async def quota_rows(self, user_id: int, day: str) -> tuple[float, float, float, float | None, bool]:

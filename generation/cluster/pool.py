@@ -1,0 +1,476 @@
+"""`RayWorkerPool`: the `WorkerPool` seam (generation.workers.protocol) over GPU worker actors.
+
+The dispatcher's job service drives it like the in-process pool: free workers, a batch to one of
+them, reports back to its sink. Behind it:
+  - placement: one worker actor per GPU of every live node (`num_gpus=1`; on hosts without GPUs
+    one per WORKER_RESOURCE slot), at most `[cluster] workers` when that is set. Nodes are looked
+    at every heartbeat: workers are placed as nodes join and retired when their node leaves.
+    Actors are named and detached, so a new dispatcher finds the old one's (models still loaded).
+  - a batch runs as the actor's streaming generator; its reports are forwarded as they arrive.
+  - faults: when the actor dies mid-batch (Ray reports it in about a second and a half), the jobs
+    still open go back to the front of the queue (`batch_lost`); Ray restarts the actor, the pool
+    attaches to it again and it takes batches once more. Idle workers are checked every heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from generation.cluster import runtime
+from generation.cluster.worker import (
+    BatchInterrupted,
+    GpuWorker,
+    JobCancelled,
+    RunnerSpec,
+    WorkerSpec,
+)
+from generation.problems import Problem
+from generation.settings import Settings
+from generation.workers.protocol import (
+    Batch,
+    BatchProgress,
+    BatchSink,
+    BatchStarted,
+    CallMeasured,
+    JobFailed,
+    JobResult,
+    ModelSwitchError,
+    WorkerInfo,
+    WorkerPool,
+    WorkerProblem,
+    WorkerState,
+)
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT = 10.0  # seconds for an idle worker to answer a check
+
+
+@dataclass(frozen=True)
+class NodeView:
+    node_id: str
+    address: str
+    gpus: int
+    slots: int  # WORKER_RESOURCE slots (hosts without GPUs)
+
+    @property
+    def capacity(self) -> int:
+        return self.gpus or self.slots
+
+
+def plan_slots(nodes: Sequence[NodeView], cap: int = 0) -> list[tuple[NodeView, int]]:
+    """The worker slots the cluster should have: (node, index) per GPU (or slot) of each live node,
+    in a stable order, at most `cap` of them (0: no cap)."""
+    wanted = [
+        (node, i)
+        for node in sorted(nodes, key=lambda n: (n.address, n.node_id))
+        for i in range(node.capacity)
+    ]
+    return wanted[:cap] if cap else wanted
+
+
+def worker_id_of(node: NodeView, index: int) -> str:
+    return f"{node.node_id[:8]}-{index}"
+
+
+def live_nodes() -> list[NodeView]:
+    import ray
+
+    nodes = []
+    for node in ray.nodes():
+        if not node.get("Alive"):
+            continue
+        resources = node.get("Resources", {})
+        nodes.append(
+            NodeView(
+                node_id=node["NodeID"],
+                address=node.get("NodeManagerAddress", "?"),
+                gpus=int(resources.get("GPU", 0)),
+                slots=int(resources.get(runtime.WORKER_RESOURCE, 0)),
+            )
+        )
+    return nodes
+
+
+@dataclass
+class _Slot:
+    id: str
+    node: NodeView
+    actor: Any
+    info: WorkerInfo | None = None
+    alive: bool = False  # attached and answering
+    pid: int | None = None
+    loads: int = 0
+    batch: Batch | None = None
+    consumer: asyncio.Task[None] | None = None
+    switching: int = 0
+    reviving: asyncio.Task[None] | None = None
+    retired: bool = False
+    open: set[str] = field(default_factory=set)  # jobs of its batch without an outcome yet
+
+    @property
+    def free(self) -> bool:
+        return self.alive and self.batch is None and not self.switching and not self.retired
+
+    def view(self) -> WorkerInfo:
+        base = self.info or WorkerInfo(self.id, self.node.address, "?", None, WorkerState.LOADING)
+        if not self.alive:
+            state = WorkerState.LOADING  # starting, or restarting after it died
+        elif self.switching:
+            state = WorkerState.LOADING
+        elif self.batch is not None:
+            state = WorkerState.BUSY
+        else:
+            state = WorkerState.IDLE
+        jobs = tuple(j for j in self.batch.job_ids if j in self.open) if self.batch is not None else ()
+        model = self.batch.model if self.batch is not None else base.model
+        return replace(base, id=self.id, state=state, jobs=jobs, model=model)
+
+
+class RayWorkerPool(WorkerPool):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        runner: RunnerSpec | None = None,
+        epoch: str,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self.cluster = settings.cluster
+        self.runner = runner or RunnerSpec()
+        self.epoch = epoch
+        self.on_change = on_change
+        self._slots: dict[str, _Slot] = {}
+        self._sink: BatchSink | None = None
+        self._freed = asyncio.Event()
+        self._stopping = False
+        self._watcher: asyncio.Task[None] | None = None
+        self._placing = asyncio.Lock()
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def start(self, sink: BatchSink) -> None:
+        self._sink = sink
+        await self.place()
+        self._watcher = asyncio.create_task(self._watch(), name="ray-pool-watch")
+
+    async def stop(self) -> None:
+        """Stop taking batches; batches in flight are reported interrupted (queued again in the
+        database). The actors live on for the next dispatcher."""
+        self._stopping = True
+        self._freed.set()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        for slot in self._slots.values():
+            for task in (slot.consumer, slot.reviving):
+                if task is not None:
+                    task.cancel()
+            batch, open_jobs = slot.batch, sorted(slot.open)
+            if batch is not None and open_jobs and self._sink is not None:
+                with contextlib.suppress(Exception):
+                    await self._sink.batch_interrupted(batch.id, open_jobs)
+            slot.batch = None
+
+    async def kill_workers(self) -> None:
+        """End every worker actor (the cluster shuts down, or a test ends)."""
+        import ray
+
+        for slot in self._slots.values():
+            with contextlib.suppress(Exception):
+                ray.kill(slot.actor, no_restart=True)
+        self._slots.clear()
+
+    # -- placement ----------------------------------------------------------------------------
+
+    async def place(self) -> None:
+        """Workers for the slots of the live nodes; workers of nodes that left are retired."""
+        async with self._placing:
+            nodes = await asyncio.to_thread(live_nodes)
+            wanted = {worker_id_of(node, i): (node, i) for node, i in plan_slots(nodes, self.cluster.workers)}
+            for worker_id in [w for w in self._slots if w not in wanted]:
+                await self._retire(self._slots.pop(worker_id))
+            created = [
+                self._create(worker_id, node)
+                for worker_id, (node, _) in wanted.items()
+                if worker_id not in self._slots
+            ]
+            if created:
+                await asyncio.gather(*(self._take_over(slot) for slot in created))
+                self.on_change()
+
+    def _create(self, worker_id: str, node: NodeView) -> _Slot:
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        options: dict[str, Any] = {
+            "name": runtime.worker_actor_name(self.cluster, worker_id),
+            "namespace": runtime.namespace(self.cluster),
+            "lifetime": "detached",
+            "get_if_exists": True,
+            "max_restarts": -1,  # Ray brings a dead worker back; the pool attaches to it again
+            "max_task_retries": 0,  # a lost batch is the dispatcher's to queue again, not Ray's to rerun
+            "num_cpus": 0,
+            "scheduling_strategy": NodeAffinitySchedulingStrategy(node.node_id, soft=False),
+        }
+        if node.gpus:
+            options["num_gpus"] = 1
+        else:
+            options["resources"] = {runtime.WORKER_RESOURCE: 1}
+        spec = WorkerSpec(worker_id, node.address, self.settings, self.runner, self.cluster.worker_threads)
+        actor = ray.remote(GpuWorker).options(**options).remote(spec)
+        slot = self._slots[worker_id] = _Slot(worker_id, node, actor)
+        log.info("worker %s on %s", worker_id, node.address)
+        return slot
+
+    async def _retire(self, slot: _Slot) -> None:
+        import ray
+
+        log.info("worker %s retired: its node %s left", slot.id, slot.node.address)
+        slot.retired = True
+        with contextlib.suppress(Exception):
+            ray.kill(slot.actor, no_restart=True)
+        if slot.consumer is not None:  # its batch is lost with it
+            await asyncio.wait({slot.consumer}, timeout=CALL_TIMEOUT)
+        self.on_change()
+
+    async def _take_over(self, slot: _Slot) -> None:
+        try:
+            await self._attach(slot)
+        except Exception as exc:
+            log.warning("worker %s did not start: %s", slot.id, exc)
+            self._lost(slot, exc)
+
+    async def _attach(self, slot: _Slot, timeout: float | None = 120.0) -> None:
+        """Wait for the actor (starting, or restarted by Ray) and take it over."""
+        status = await asyncio.wait_for(slot.actor.attach.remote(self.epoch), timeout)
+        self._update(slot, status)
+        slot.alive = True
+        self._freed.set()
+        self.on_change()
+
+    def _update(self, slot: _Slot, status: dict[str, Any]) -> None:
+        previous = slot.pid
+        slot.info, slot.pid, slot.loads = status["info"], status["pid"], status["loads"]
+        if previous is not None and previous != slot.pid:
+            log.warning("worker %s came back as process %s", slot.id, slot.pid)
+
+    def _lost(self, slot: _Slot, why: BaseException | str) -> None:
+        """The actor died or stopped answering: not free until Ray has restarted it."""
+        if slot.retired or self._stopping:
+            return
+        if slot.alive:
+            log.warning("worker %s is gone (%s); waiting for it to come back", slot.id, why)
+        slot.alive = False
+        slot.info = replace(slot.info, model=None) if slot.info else None
+        if slot.reviving is None or slot.reviving.done():
+            slot.reviving = asyncio.create_task(self._revive(slot), name=f"revive-{slot.id}")
+        self.on_change()
+
+    async def _revive(self, slot: _Slot) -> None:
+        delay = 0.1
+        while not (self._stopping or slot.retired):
+            try:
+                await self._attach(slot, timeout=CALL_TIMEOUT)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _watch(self) -> None:
+        """Every heartbeat: follow the nodes, check the idle workers."""
+        while not self._stopping:
+            await asyncio.sleep(self.cluster.heartbeat)
+            try:
+                await self.place()
+                await asyncio.gather(*(self._check(s) for s in list(self._slots.values()) if s.free))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("checking the workers failed")
+
+    async def _check(self, slot: _Slot) -> None:
+        try:
+            status = await asyncio.wait_for(slot.actor.info.remote(), CALL_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._lost(slot, exc)
+            return
+        if status.get("epoch") != self.epoch:  # restarted between two checks: take it over again
+            self._lost(slot, "restarted")
+            return
+        model = slot.info.model if slot.info else None
+        self._update(slot, status)
+        if slot.info is not None and slot.info.model != model:
+            self.on_change()
+
+    # -- the WorkerPool protocol --------------------------------------------------------------
+
+    def workers(self) -> list[WorkerInfo]:
+        return [slot.view() for slot in self._slots.values() if not slot.retired]
+
+    def live_workers(self) -> list[WorkerInfo]:
+        return [slot.view() for slot in self._slots.values() if slot.alive and not slot.retired]
+
+    def free_workers(self) -> list[WorkerInfo]:
+        if self._stopping:
+            return []
+        return [slot.view() for slot in self._slots.values() if slot.free]
+
+    async def wait_free(self) -> WorkerInfo | None:
+        while not self._stopping:
+            free = self.free_workers()
+            if free:
+                return free[0]
+            self._freed.clear()
+            await self._freed.wait()
+        return None
+
+    @property
+    def capacity(self) -> int:
+        return max(1, len(self.live_workers()))
+
+    def loads(self) -> dict[str, int]:
+        """Model loads per worker (as last reported)."""
+        return {slot.id: slot.loads for slot in self._slots.values()}
+
+    def pids(self) -> dict[str, int | None]:
+        return {slot.id: slot.pid for slot in self._slots.values()}
+
+    async def submit(self, worker_id: str, batch: Batch) -> None:
+        if self._sink is None:
+            raise RuntimeError("the pool is not started")
+        if self._stopping:
+            await self._sink.batch_interrupted(batch.id, batch.job_ids)
+            return
+        slot = self._slots[worker_id]
+        if not slot.free:
+            raise RuntimeError(f"worker {worker_id} is not free")
+        slot.batch, slot.open = batch, set(batch.job_ids)
+        slot.consumer = asyncio.create_task(self._consume(slot, batch), name=f"batch-{batch.id}")
+
+    async def _consume(self, slot: _Slot, batch: Batch) -> None:
+        import ray.exceptions as rex
+
+        sink = self._sink
+        assert sink is not None
+        try:
+            async for ref in slot.actor.run.remote(self.epoch, batch):
+                await self._forward(sink, slot, await ref)
+        except asyncio.CancelledError:
+            raise
+        except rex.RayTaskError as exc:  # the worker's own code raised (a stale epoch, a bug)
+            log.error("worker %s failed on batch %s: %s", slot.id, batch.id, exc)
+            await self._give_up(sink, slot, batch)
+            self._lost(slot, exc)  # attach again: that cancels whatever it still runs
+        except Exception as exc:  # the actor died or cannot be reached
+            await self._give_up(sink, slot, batch)
+            self._lost(slot, exc)
+        else:
+            if slot.open:  # a stream that ended early: treat like a loss
+                await self._give_up(sink, slot, batch)
+        finally:
+            if slot.batch is batch:
+                slot.batch, slot.open, slot.consumer = None, set(), None
+            self._freed.set()
+            self.on_change()
+
+    async def _give_up(self, sink: BatchSink, slot: _Slot, batch: Batch) -> None:
+        lost = [job_id for job_id in batch.job_ids if job_id in slot.open]
+        slot.open.clear()
+        if lost and not self._stopping:
+            await sink.batch_lost(batch.id, lost)
+
+    async def _forward(self, sink: BatchSink, slot: _Slot, report: Any) -> None:
+        if isinstance(report, BatchProgress):
+            sink.batch_progress(report)
+        elif isinstance(report, CallMeasured):
+            sink.call_measured(report)
+        elif isinstance(report, BatchStarted):
+            if slot.info is not None:
+                slot.info = replace(slot.info, model=report.model, model_hash=report.model_hash)
+            await sink.batch_started(replace(report, worker_id=slot.id))
+        elif isinstance(report, JobResult):
+            slot.open.discard(report.job_id)
+            await sink.job_done(report)
+        elif isinstance(report, JobFailed):
+            slot.open.discard(report.job_id)
+            if report.problem.code == WorkerProblem.MODEL_NOT_LOADED and slot.info is not None:
+                slot.info = replace(slot.info, model=None)
+            await sink.job_failed(report)
+        elif isinstance(report, JobCancelled):
+            slot.open.discard(report.job_id)
+            await sink.job_cancelled(report.batch_id, report.job_id)
+        elif isinstance(report, BatchInterrupted):  # the worker is stopping: run them elsewhere
+            ids = [j for j in report.job_ids if j in slot.open]
+            slot.open.difference_update(ids)
+            if ids:
+                await sink.batch_lost(report.batch_id, ids)
+
+    async def cancel(self, job_id: str) -> bool:
+        for slot in self._slots.values():
+            if slot.batch is not None and job_id in slot.open:
+                try:
+                    return await asyncio.wait_for(slot.actor.cancel.remote(job_id), CALL_TIMEOUT)
+                except Exception:
+                    log.exception("could not cancel %s on worker %s", job_id, slot.id)
+                    return False
+        return False
+
+    async def switch_model(self, name: str, *, worker_id: str | None = None) -> str | None:
+        """Load and check `name` on one worker: `worker_id`, else one that is free (an empty one
+        first). In a cluster a switch sets the default for new jobs; other workers load the
+        model when its jobs come to them."""
+        slot = self._slots.get(worker_id) if worker_id else self._switch_target(name)
+        if slot is None or not slot.alive:
+            raise ModelSwitchError(
+                WorkerProblem.MODEL_SWITCH_FAILED, model=name, detail="no worker", kept=None
+            )
+        slot.switching += 1
+        self.on_change()
+        try:
+            result = await slot.actor.switch_model.remote(name)
+        except Exception as exc:
+            raise ModelSwitchError(
+                WorkerProblem.MODEL_SWITCH_FAILED, model=name, detail=str(exc)[:300], kept=None
+            ) from exc
+        finally:
+            slot.switching -= 1
+            self._freed.set()
+            self.on_change()
+        if "problem" in result:
+            problem = Problem.from_dict(result["problem"])
+            raise ModelSwitchError(problem.code, **problem.fields)
+        if slot.info is not None:
+            slot.info = replace(slot.info, model=name, model_hash=result["hash"])
+        return result["hash"]
+
+    def _switch_target(self, name: str) -> _Slot | None:
+        live = [s for s in self._slots.values() if s.alive and not s.retired]
+        for wanted in (
+            lambda s: s.info is not None and s.info.model == name,
+            lambda s: s.free and (s.info is None or s.info.model is None),
+            lambda s: s.free,
+            lambda s: True,
+        ):
+            for slot in live:
+                if wanted(slot):
+                    return slot
+        return None
+
+    def model_names(self) -> list[str]:
+        names: set[str] = set()
+        for slot in self._slots.values():
+            if slot.info is not None:
+                names.update(slot.info.models)
+        return sorted(names)
