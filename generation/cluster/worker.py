@@ -258,8 +258,23 @@ class GpuWorker:
         return {"hash": model_hash}
 
     async def stats(self) -> dict[str, Any]:
-        """For tests and benchmarks: the models loaded (in order) and the batches run."""
-        return {"loads": list(self.runner.loads), "batches": list(self.batches), "pid": os.getpid()}
+        """For tests and benchmarks: the models loaded (in order), the batches run, and the prompts
+        of each pipeline call when the runner records them (FakeRunner)."""
+        calls = getattr(self.runner.runner, "calls", None)
+        return {
+            "loads": list(self.runner.loads),
+            "batches": list(self.batches),
+            "calls": [list(call) for call in calls] if calls is not None else None,
+            "pid": os.getpid(),
+        }
+
+    async def hold(self, held: bool) -> None:
+        """Tests: keep a FakeRunner's steps waiting (its `gate`) until released."""
+        gate = self.runner.runner.gate
+        if held:
+            gate.clear()
+        else:
+            gate.set()
 
     async def pid(self) -> int:
         return os.getpid()

@@ -59,20 +59,19 @@ async def cluster_running(
         await service.close()
 
 
-async def worker_stats(service: ClusterService) -> dict[str, dict[str, Any]]:
-    """Per worker id: {"loads": [model names], "batches": [job ids per batch], "pid": ...}."""
+def worker_actor(service: ClusterService, worker_id: str) -> Any:
     import ray
 
     from generation.cluster import runtime
 
     cluster = service.settings.cluster
-    stats = {}
-    for worker in service.workers():
-        actor = ray.get_actor(
-            runtime.worker_actor_name(cluster, worker.id), namespace=runtime.namespace(cluster)
-        )
-        stats[worker.id] = await actor.stats.remote()
-    return stats
+    return ray.get_actor(runtime.worker_actor_name(cluster, worker_id), namespace=runtime.namespace(cluster))
+
+
+async def worker_stats(service: ClusterService) -> dict[str, dict[str, Any]]:
+    """Per worker id: {"loads": [models], "batches": [job ids per batch], "calls": [prompts per
+    pipeline call], "pid": its process}."""
+    return {worker.id: await worker_actor(service, worker.id).stats.remote() for worker in service.workers()}
 
 
 def with_queue(settings: Settings, **changes: Any) -> Settings:
