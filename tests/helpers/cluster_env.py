@@ -18,7 +18,7 @@ from typing import Any
 
 from generation.cluster.client import ClusterService
 from generation.cluster.worker import RunnerSpec, fake_runner
-from generation.settings import ClusterSettings, QueueSettings, Settings, StoreSettings
+from generation.settings import ClusterSettings, QueueSettings, QuotaSettings, Settings, StoreSettings
 from tests.helpers.service_env import make_settings
 
 
@@ -29,10 +29,11 @@ def cluster_settings(
     workers: int = 2,
     model_wait: float = 30.0,
     queue: QueueSettings | None = None,
+    quota: QuotaSettings | None = None,
     name: str | None = None,
     base: Settings | None = None,
 ) -> Settings:
-    base = base or make_settings(tmp, queue=queue or QueueSettings(per_user=20, batch_size=1))
+    base = base or make_settings(tmp, queue=queue or QueueSettings(per_user=20, batch_size=1), quota=quota)
     return base.replace(
         cluster=ClusterSettings(
             mode="ray",
