@@ -24,16 +24,15 @@ import discord
 
 from bot.app import ImagineBot
 from bot.settings import DiscordSettings, discord_token
-from generation.jobs.service import JobService
 from generation.settings import ConfigError, Settings, load_settings
-from generation.workers.pools import build_pool
+from generation.workers.pools import open_service
 
 log = logging.getLogger("bot")
 
 
 async def serve(settings: Settings, discord_settings: DiscordSettings, token: str) -> None:
     """Run the bot until it is stopped; the service outlives it by a moment to close cleanly."""
-    service = await JobService.open(settings, pool=build_pool(settings))
+    service = await open_service(settings)  # this process's worker, or the cluster's ([cluster])
     try:
         async with ImagineBot(settings, discord_settings, service) as bot:
             await bot.start(token)

@@ -152,6 +152,7 @@ class RayWorkerPool(WorkerPool):
         self._stopping = False
         self._watcher: asyncio.Task[None] | None = None
         self._placing = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -309,9 +310,9 @@ class RayWorkerPool(WorkerPool):
         if status.get("epoch") != self.epoch:  # restarted between two checks: take it over again
             self._lost(slot, "restarted")
             return
-        model = slot.info.model if slot.info else None
+        before = slot.info
         self._update(slot, status)
-        if slot.info is not None and slot.info.model != model:
+        if slot.info != before:  # a model, a count of jobs done: what /queue workers shows
             self.on_change()
 
     # -- the WorkerPool protocol --------------------------------------------------------------
@@ -384,6 +385,9 @@ class RayWorkerPool(WorkerPool):
                 slot.batch, slot.open, slot.consumer = None, set(), None
             self._freed.set()
             self.on_change()
+            if slot.alive and not self._stopping:  # its counts changed: ask now, not at the next heartbeat
+                self._background.add(task := asyncio.create_task(self._check(slot)))
+                task.add_done_callback(self._background.discard)
 
     async def _give_up(self, sink: BatchSink, slot: _Slot, batch: Batch) -> None:
         lost = [job_id for job_id in batch.job_ids if job_id in slot.open]

@@ -27,12 +27,11 @@ from generation.jobs.fairqueue import QueueItem
 from generation.jobs.service import RETRY, JobService
 from generation.jobs.types import EventKind, Job, JobEvent, JobStatus
 from generation.problems import Problem
-from generation.workers.protocol import BatchStarted, WorkerInfo
+from generation.workers.protocol import BatchStarted, WorkerInfo, WorkerProblem
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # workers lost under one job before it fails
-LOST_WORKERS = "lost_workers"  # the Problem code of that failure (attempts)
 RECENT = 4096  # finished job ids remembered, so a stale sweep cannot queue one again
 
 
@@ -167,7 +166,7 @@ class DispatchService(JobService):
             if job.attempts >= MAX_ATTEMPTS:
                 log.error("job %s lost its worker %d times; failing it", job_id, job.attempts)
                 await self._finish_unsuccessful(
-                    job, JobStatus.FAILED, Problem(LOST_WORKERS, attempts=job.attempts)
+                    job, JobStatus.FAILED, Problem(WorkerProblem.WORKERS_LOST, attempts=job.attempts)
                 )
             else:
                 again.append(job_id)

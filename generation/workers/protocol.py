@@ -135,6 +135,7 @@ class WorkerProblem(enum.StrEnum):
     NOT_SAVED = "images_not_saved"  # detail
     INTERNAL = "internal_error"
     MODEL_SWITCH_FAILED = "model_switch_failed"  # model, detail, kept (the model that stays, or None)
+    WORKERS_LOST = "workers_lost"  # attempts: the job's worker died under it that many times (a cluster)
 
 
 def detail_of(exc: BaseException, limit: int = 300) -> str:
