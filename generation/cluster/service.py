@@ -84,11 +84,12 @@ class DispatchService(JobService):
                 self._wake.clear()
                 if not self._paused and len(self.fair) and await self._dispatch_free():
                     continue
-                # no free worker: a worker that frees up wakes us; else a job's wait may end
-                timeout = self._next_deadline() if self.pool.free_workers() else None
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(timeout):
-                        await self._wake.wait()
+                if self.pool.free_workers():  # free, but nothing is theirs yet: until a job's wait ends
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._next_deadline()):
+                            await self._wake.wait()
+                else:  # until a worker frees up (or something else changes)
+                    await _first(self._wake.wait(), self.pool.wait_free())
         except Exception:  # pragma: no cover - job errors are caught where they happen
             log.exception("the dispatch loop stopped")
             raise
@@ -185,3 +186,14 @@ class DispatchService(JobService):
             workers=tuple(self.workers()),
             epoch=self.epoch,
         )
+
+
+async def _first(*waits: Any) -> None:
+    """Wait for the first of these to finish; the others are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
