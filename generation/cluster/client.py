@@ -401,6 +401,13 @@ class ClusterService(JobService):
         self._paused = snapshot.paused
         if snapshot.active_model:
             self.active_model = snapshot.active_model
+        for position, (job_id, eta) in enumerate(snapshot.queue, 1):  # the positions that moved
+            if self._positions.get(job_id) != position and job_id not in self._ended:
+                self._positions[job_id] = position
+                self.hub.publish(JobEvent(job_id, EventKind.POSITION, position=position, eta=eta))
+        waiting = {job_id for job_id, _ in snapshot.queue}
+        for job_id in [j for j in self._positions if j not in waiting]:
+            del self._positions[job_id]
         ids = [job_id for job_id, _ in snapshot.queue] + list(snapshot.running)
         missing = [job_id for job_id in ids if job_id not in self._rows]
         found = {job.id: job for job in await self.store.get_jobs(missing)} if missing else {}

@@ -11,7 +11,9 @@ Around the job service (generation.cluster.service.DispatchService) it runs:
   - intake: LISTEN on the `submit` channel (bot processes announce each job they write) plus a
     sweep of the table every SWEEP_SECONDS for what a dropped connection missed;
   - the relay: every job event out as a NOTIFY on the `events` channel (previews into the
-    previews table first), and the snapshot of the queue and the workers into the state table;
+    previews table first), and the snapshot of the queue and the workers into the state table
+    (at most SNAPSHOT_EVERY; it carries the queue positions, so a job served does not cost a
+    NOTIFY for each job behind it);
   - the calls bot processes make through Ray: cancel, switch the model, pause, resume.
 The dispatcher sits on the bot's node (the artifact folder is there, and so is PostgreSQL's
 client); workers may be anywhere.
@@ -164,6 +166,9 @@ class Dispatcher:
     async def _relay(self) -> None:
         assert self.store is not None and self._relay_sub is not None
         async for event in self._relay_sub:
+            if event.kind is EventKind.POSITION:  # the snapshot carries every position at once
+                self._dirty.set()
+                continue
             try:
                 stored = False
                 if event.preview is not None and event.step is not None:
@@ -183,22 +188,27 @@ class Dispatcher:
             self.service._wake.set()  # a worker freed up, came back or changed model
 
     async def _snapshots(self) -> None:
-        service = await self._ready()
-        assert self.store is not None
+        await self._ready()
         while True:
             await self._dirty.wait()
             self._dirty.clear()
             try:
-                snapshot = service.snapshot()
-                await self.store.set_state(wire.SNAPSHOT_KEY, snapshot.to_dict(), notify=self.events_channel)
+                await self._write_snapshot()
             except Exception:
                 log.exception("could not write the snapshot")
             await asyncio.sleep(SNAPSHOT_EVERY)
 
+    async def _write_snapshot(self) -> None:
+        assert self.service is not None and self.store is not None
+        snapshot = self.service.snapshot()
+        await self.store.set_state(wire.SNAPSHOT_KEY, snapshot.to_dict(), notify=self.events_channel)
+
     # -- what bot processes call --------------------------------------------------------------
 
     async def ready(self) -> dict[str, Any]:
+        """Once booted; the snapshot is written first, so the caller can read it."""
         await self._ready()
+        await self._write_snapshot()
         return {"epoch": self.epoch, "pid": os.getpid()}
 
     async def cancel(self, job_id: str, by_user: int | None = None, admin: bool = False) -> bool:

@@ -27,6 +27,7 @@ from generation.cluster.worker import (
     GpuWorker,
     JobCancelled,
     RunnerSpec,
+    WorkerFree,
     WorkerSpec,
 )
 from generation.problems import Problem
@@ -106,12 +107,14 @@ class _Slot:
     alive: bool = False  # attached and answering
     pid: int | None = None
     loads: int = 0
-    batch: Batch | None = None
-    consumer: asyncio.Task[None] | None = None
+    batch: Batch | None = None  # the batch its pipeline runs
     switching: int = 0
     reviving: asyncio.Task[None] | None = None
     retired: bool = False
-    open: set[str] = field(default_factory=set)  # jobs of its batch without an outcome yet
+    # batches streaming back (the running one, and ones whose last results are still coming):
+    # batch id -> its jobs without an outcome yet; and the tasks reading them
+    open: dict[str, set[str]] = field(default_factory=dict)
+    consumers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     @property
     def free(self) -> bool:
@@ -127,7 +130,7 @@ class _Slot:
             state = WorkerState.BUSY
         else:
             state = WorkerState.IDLE
-        jobs = tuple(j for j in self.batch.job_ids if j in self.open) if self.batch is not None else ()
+        jobs = tuple(job_id for open_jobs in self.open.values() for job_id in sorted(open_jobs))
         model = self.batch.model if self.batch is not None else base.model
         return replace(base, id=self.id, state=state, jobs=jobs, model=model)
 
@@ -171,14 +174,14 @@ class RayWorkerPool(WorkerPool):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
         for slot in self._slots.values():
-            for task in (slot.consumer, slot.reviving):
+            for task in [*slot.consumers.values(), slot.reviving]:
                 if task is not None:
                     task.cancel()
-            batch, open_jobs = slot.batch, sorted(slot.open)
-            if batch is not None and open_jobs and self._sink is not None:
-                with contextlib.suppress(Exception):
-                    await self._sink.batch_interrupted(batch.id, open_jobs)
-            slot.batch = None
+            for batch_id, open_jobs in list(slot.open.items()):
+                if open_jobs and self._sink is not None:
+                    with contextlib.suppress(Exception):
+                        await self._sink.batch_interrupted(batch_id, sorted(open_jobs))
+            slot.batch, slot.open = None, {}
 
     async def kill_workers(self) -> None:
         """End every worker actor (the cluster shuts down, or a test ends)."""
@@ -238,8 +241,8 @@ class RayWorkerPool(WorkerPool):
         slot.retired = True
         with contextlib.suppress(Exception):
             ray.kill(slot.actor, no_restart=True)
-        if slot.consumer is not None:  # its batch is lost with it
-            await asyncio.wait({slot.consumer}, timeout=CALL_TIMEOUT)
+        if slot.consumers:  # its batches are lost with it
+            await asyncio.wait(set(slot.consumers.values()), timeout=CALL_TIMEOUT)
         self.on_change()
 
     async def _take_over(self, slot: _Slot) -> None:
@@ -357,45 +360,57 @@ class RayWorkerPool(WorkerPool):
         slot = self._slots[worker_id]
         if not slot.free:
             raise RuntimeError(f"worker {worker_id} is not free")
-        slot.batch, slot.open = batch, set(batch.job_ids)
-        slot.consumer = asyncio.create_task(self._consume(slot, batch), name=f"batch-{batch.id}")
+        slot.batch, slot.open[batch.id] = batch, set(batch.job_ids)
+        slot.consumers[batch.id] = asyncio.create_task(self._consume(slot, batch), name=f"batch-{batch.id}")
 
     async def _consume(self, slot: _Slot, batch: Batch) -> None:
+        """Read the batch's stream, forwarding its reports in order; the worker is free again as
+        soon as it says so (its last results may still be coming)."""
         import ray.exceptions as rex
 
         sink = self._sink
         assert sink is not None
+        open_jobs = slot.open[batch.id]
         try:
             async for ref in slot.actor.run.remote(self.epoch, batch):
-                await self._forward(sink, slot, await ref)
+                report = await ref
+                if isinstance(report, WorkerFree):
+                    self._release(slot, batch)
+                else:
+                    await self._forward(sink, slot, open_jobs, report)
         except asyncio.CancelledError:
             raise
         except rex.RayTaskError as exc:  # the worker's own code raised (a stale epoch, a bug)
             log.error("worker %s failed on batch %s: %s", slot.id, batch.id, exc)
-            await self._give_up(sink, slot, batch)
+            await self._give_up(sink, batch, open_jobs)
             self._lost(slot, exc)  # attach again: that cancels whatever it still runs
         except Exception as exc:  # the actor died or cannot be reached
-            await self._give_up(sink, slot, batch)
+            await self._give_up(sink, batch, open_jobs)
             self._lost(slot, exc)
         else:
-            if slot.open:  # a stream that ended early: treat like a loss
-                await self._give_up(sink, slot, batch)
+            if open_jobs:  # a stream that ended early: treat like a loss
+                await self._give_up(sink, batch, open_jobs)
         finally:
-            if slot.batch is batch:
-                slot.batch, slot.open, slot.consumer = None, set(), None
-            self._freed.set()
-            self.on_change()
+            slot.open.pop(batch.id, None)
+            slot.consumers.pop(batch.id, None)
+            self._release(slot, batch)
             if slot.alive and not self._stopping:  # its counts changed: ask now, not at the next heartbeat
                 self._background.add(task := asyncio.create_task(self._check(slot)))
                 task.add_done_callback(self._background.discard)
 
-    async def _give_up(self, sink: BatchSink, slot: _Slot, batch: Batch) -> None:
-        lost = [job_id for job_id in batch.job_ids if job_id in slot.open]
-        slot.open.clear()
+    def _release(self, slot: _Slot, batch: Batch) -> None:
+        if slot.batch is batch:
+            slot.batch = None
+            self._freed.set()
+            self.on_change()
+
+    async def _give_up(self, sink: BatchSink, batch: Batch, open_jobs: set[str]) -> None:
+        lost = [job_id for job_id in batch.job_ids if job_id in open_jobs]
+        open_jobs.clear()
         if lost and not self._stopping:
             await sink.batch_lost(batch.id, lost)
 
-    async def _forward(self, sink: BatchSink, slot: _Slot, report: Any) -> None:
+    async def _forward(self, sink: BatchSink, slot: _Slot, open_jobs: set[str], report: Any) -> None:
         if isinstance(report, BatchProgress):
             sink.batch_progress(report)
         elif isinstance(report, CallMeasured):
@@ -405,25 +420,25 @@ class RayWorkerPool(WorkerPool):
                 slot.info = replace(slot.info, model=report.model, model_hash=report.model_hash)
             await sink.batch_started(replace(report, worker_id=slot.id))
         elif isinstance(report, JobResult):
-            slot.open.discard(report.job_id)
+            open_jobs.discard(report.job_id)
             await sink.job_done(report)
         elif isinstance(report, JobFailed):
-            slot.open.discard(report.job_id)
+            open_jobs.discard(report.job_id)
             if report.problem.code == WorkerProblem.MODEL_NOT_LOADED and slot.info is not None:
                 slot.info = replace(slot.info, model=None)
             await sink.job_failed(report)
         elif isinstance(report, JobCancelled):
-            slot.open.discard(report.job_id)
+            open_jobs.discard(report.job_id)
             await sink.job_cancelled(report.batch_id, report.job_id)
         elif isinstance(report, BatchInterrupted):  # the worker is stopping: run them elsewhere
-            ids = [j for j in report.job_ids if j in slot.open]
-            slot.open.difference_update(ids)
+            ids = [j for j in report.job_ids if j in open_jobs]
+            open_jobs.difference_update(ids)
             if ids:
                 await sink.batch_lost(report.batch_id, ids)
 
     async def cancel(self, job_id: str) -> bool:
         for slot in self._slots.values():
-            if slot.batch is not None and job_id in slot.open:
+            if any(job_id in open_jobs for open_jobs in slot.open.values()):
                 try:
                     return await asyncio.wait_for(slot.actor.cancel.remote(job_id), CALL_TIMEOUT)
                 except Exception:

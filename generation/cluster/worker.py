@@ -94,7 +94,25 @@ class BatchInterrupted:
     job_ids: tuple[str, ...]
 
 
-Report = BatchStarted | BatchProgress | CallMeasured | JobResult | JobFailed | JobCancelled | BatchInterrupted
+@dataclass(frozen=True)
+class WorkerFree:
+    """The pipeline is done with the batch; its last images are still being encoded and reported.
+    The worker takes its next batch now (as the in-process worker does), so it never waits for
+    the dispatcher to store results."""
+
+    batch_id: str
+
+
+Report = (
+    BatchStarted
+    | BatchProgress
+    | CallMeasured
+    | JobResult
+    | JobFailed
+    | JobCancelled
+    | BatchInterrupted
+    | WorkerFree
+)
 
 
 def closes(report: Report) -> tuple[str, ...]:
@@ -231,15 +249,29 @@ class GpuWorker:
             raise StaleDispatcher(f"batch {batch.id} comes from dispatcher {epoch}, not {self.epoch}")
         queue: asyncio.Queue[Report] = asyncio.Queue()
         self.router.queues[batch.id] = queue
+        freed: asyncio.Future[Any] | None = None
+        got: asyncio.Future[Report] | None = None
         try:
             await self.pool.submit(LOCAL_ID, batch)
             self.batches.append(batch.job_ids)
             pending = set(batch.job_ids)
+            freed = asyncio.ensure_future(self.pool.wait_free())
             while pending:
-                report = await queue.get()
+                got = got or asyncio.ensure_future(queue.get())
+                await asyncio.wait(
+                    {f for f in (got, freed) if f is not None}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if freed is not None and freed.done():
+                    freed = None
+                    yield WorkerFree(batch.id)
+                    continue
+                report, got = got.result(), None
                 pending.difference_update(closes(report))
                 yield report
         finally:
+            for waiting in (freed, got):
+                if waiting is not None:
+                    waiting.cancel()
             self.router.queues.pop(batch.id, None)
 
     async def cancel(self, job_id: str) -> bool:

@@ -173,39 +173,35 @@ class PostgresStore:
         model_hash: str | None = None,
         attempt: int | None = None,
     ) -> bool:
-        """Done, images, charge and release in one transaction. False if the job was finished
-        already, or `attempt` is not its latest."""
-        async with self.transaction() as db:
-            user_id = await db.fetchval(
-                "UPDATE jobs SET status='done', finished_at=$1, gpu_seconds=$2, grid_key=$3, error=NULL,"
-                " model_hash=COALESCE($4, model_hash) WHERE id=$5 AND status IN ('queued','running')"
-                " AND ($6::integer IS NULL OR attempts=$6) RETURNING user_id",
+        """Done, images, charge and release in one statement (so one round trip, and atomic).
+        False if the job was finished already, or `attempt` is not its latest."""
+        async with self._pool.acquire() as db:
+            done = await db.fetchval(
+                "WITH done AS ("
+                "  UPDATE jobs SET status='done', finished_at=$1, gpu_seconds=$2, grid_key=$3, error=NULL,"
+                "  model_hash=COALESCE($4, model_hash) WHERE id=$5 AND status IN ('queued','running')"
+                "  AND ($6::integer IS NULL OR attempts=$6) RETURNING id, user_id),"
+                " stored AS (INSERT INTO images (job_id, idx, seed, key)"
+                "  SELECT done.id, i.idx, i.seed, i.key"
+                "  FROM done, unnest($7::integer[], $8::bigint[], $9::text[]) AS i (idx, seed, key)"
+                "  ON CONFLICT (job_id, idx) DO UPDATE SET seed=EXCLUDED.seed, key=EXCLUDED.key),"
+                " charged AS (INSERT INTO quota_charges (job_id, user_id, day, seconds, charged_at)"
+                "  SELECT id, user_id, $10, $2, $1 FROM done ON CONFLICT (job_id) DO NOTHING),"
+                " released AS (DELETE FROM quota_reservations WHERE job_id IN (SELECT id FROM done)),"
+                " cleared AS (DELETE FROM previews WHERE job_id IN (SELECT id FROM done))"
+                " SELECT COUNT(*) FROM done",
                 finished_at,
                 gpu_seconds,
                 grid_key,
                 model_hash,
                 job_id,
                 attempt,
-            )
-            if user_id is None:
-                return False
-            await db.execute("DELETE FROM images WHERE job_id=$1", job_id)
-            await db.executemany(
-                "INSERT INTO images (job_id, idx, seed, key) VALUES ($1, $2, $3, $4)",
-                [(job_id, im.index, im.seed, im.key) for im in images],
-            )
-            await db.execute(
-                "INSERT INTO quota_charges (job_id, user_id, day, seconds, charged_at)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id) DO NOTHING",
-                job_id,
-                user_id,
+                [im.index for im in images],
+                [im.seed for im in images],
+                [im.key for im in images],
                 charge_day,
-                gpu_seconds,
-                finished_at,
             )
-            await db.execute("DELETE FROM quota_reservations WHERE job_id=$1", job_id)
-            await db.execute("DELETE FROM previews WHERE job_id=$1", job_id)
-        return True
+        return bool(done)
 
     async def finish_unsuccessful(
         self,
@@ -216,23 +212,22 @@ class PostgresStore:
         error: Problem | None = None,
         attempt: int | None = None,
     ) -> bool:
-        """Failed or cancelled: the reservation is released, nothing is charged."""
+        """Failed or cancelled: the reservation is released, nothing is charged (one statement)."""
         assert status in (JobStatus.FAILED, JobStatus.CANCELLED)
-        async with self.transaction() as db:
-            found = await db.fetchval(
-                "UPDATE jobs SET status=$1, finished_at=$2, error=$3 WHERE id=$4"
-                " AND status IN ('queued','running') AND ($5::integer IS NULL OR attempts=$5) RETURNING 1",
+        async with self._pool.acquire() as db:
+            ended = await db.fetchval(
+                "WITH ended AS (UPDATE jobs SET status=$1, finished_at=$2, error=$3 WHERE id=$4"
+                "  AND status IN ('queued','running') AND ($5::integer IS NULL OR attempts=$5) RETURNING id),"
+                " released AS (DELETE FROM quota_reservations WHERE job_id IN (SELECT id FROM ended)),"
+                " cleared AS (DELETE FROM previews WHERE job_id IN (SELECT id FROM ended))"
+                " SELECT COUNT(*) FROM ended",
                 status.value,
                 finished_at,
                 error_column(error),
                 job_id,
                 attempt,
             )
-            if found is None:
-                return False
-            await db.execute("DELETE FROM quota_reservations WHERE job_id=$1", job_id)
-            await db.execute("DELETE FROM previews WHERE job_id=$1", job_id)
-        return True
+        return bool(ended)
 
     async def requeue_unfinished(self) -> list[Job]:
         """At start: jobs left running go back to queued; returns every unfinished job in submit order."""
