@@ -20,7 +20,9 @@ COPY pyproject.toml README.md ./
 COPY generation ./generation
 COPY bot ./bot
 COPY localcord ./localcord
-RUN pip install .
+# EXTRAS="[cluster]" adds Ray and asyncpg (docker-compose.yml builds the image so)
+ARG EXTRAS=""
+RUN pip install ".${EXTRAS}"
 COPY config.toml ./
 COPY models ./models-shipped
 

@@ -8,6 +8,7 @@ name (namespace, actors, channels) and shuts its actors down after itself.
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -20,7 +21,10 @@ def postgres_server():
     from generation.cluster.localpg import LocalPostgres, find_bindir
 
     if find_bindir() is None:
-        pytest.skip("PostgreSQL is not installed (.ci/run installs it: apt-get install -y postgresql)")
+        why = "PostgreSQL is not installed (.ci/run installs it: apt-get install -y postgresql)"
+        if os.environ.get("IMAGINE_REQUIRE_POSTGRES"):
+            pytest.fail(why)
+        pytest.skip(why)
     server = LocalPostgres()
     url = server.start()
     yield url
