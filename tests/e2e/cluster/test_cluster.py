@@ -148,3 +148,23 @@ async def test_cancel_a_running_job_its_batch_mates_finish(tmp_path, pg_url, ray
     prompts = [job.request.prompt for job in jobs]
     # the pipeline stopped inside its first step; the mates ran again without it
     assert stats[worker.id]["calls"] == [prompts, [prompts[0], prompts[2]]]
+
+
+async def test_an_end_whose_notify_was_lost_is_still_published_once(tmp_path, pg_url, ray_session):
+    """A job finished in the table with no NOTIFY (a dispatcher killed between its commit and its
+    notify): the bot process finds it on its next look at the jobs it waits on."""
+    async with cluster_running(tmp_path, pg_url, workers=1) as service:
+        await service.pause()
+        job = await service.submit(request("quiet"), ALICE)
+        events = service.events(job.id)
+        assert (await events.get(5)).kind is EventKind.POSITION  # waiting, as the table says
+        await service.store.claim([job.id], started_at=1.0, model_name="tiny")
+        assert await service.store.finish_done(
+            job.id, finished_at=2.0, gpu_seconds=0.5, grid_key=None, images=[], charge_day="d1", attempt=1
+        )
+        kinds = [event.kind async for event in events]
+        await service.resume()
+        again = await service.events(job.id).get(1.0)  # a late subscriber gets the end from the row
+
+    assert kinds[-1] is EventKind.DONE and kinds.count(EventKind.DONE) == 1
+    assert again.kind is EventKind.DONE and again.job.gpu_seconds == 0.5
