@@ -66,12 +66,9 @@ class NodeView:
 
 def plan_slots(nodes: Sequence[NodeView], cap: int = 0) -> list[tuple[NodeView, int]]:
     """The worker slots the cluster should have: (node, index) per GPU (or slot) of each live node,
-    in a stable order, at most `cap` of them (0: no cap)."""
-    wanted = [
-        (node, i)
-        for node in sorted(nodes, key=lambda n: (n.address, n.node_id))
-        for i in range(node.capacity)
-    ]
+    in a stable order (GPUs first), at most `cap` of them (0: no cap)."""
+    ordered = sorted(nodes, key=lambda n: (n.gpus == 0, n.address, n.node_id))
+    wanted = [(node, i) for node in ordered for i in range(node.capacity)]
     return wanted[:cap] if cap else wanted
 
 

@@ -2,7 +2,8 @@
 
 `postgres_server`: a throwaway PostgreSQL (generation.cluster.localpg) for the session; `pg_url`:
 a fresh database on it for one test. `ray_session`: one local Ray for the whole run (starting one
-takes about 3 s), with slots for GPU workers as a custom resource; each test's cluster gets its own
+takes 3 s on an idle machine, 15 s on a busy one), with slots for GPU workers as a custom resource;
+`ray_nodes` is the same Ray as a cluster a test can add nodes to. Each test's cluster gets its own
 name (namespace, actors, channels) and shuts its actors down after itself.
 """
 
@@ -43,18 +44,33 @@ async def pg_url(postgres_server):
 
 
 @pytest.fixture(scope="session")
-def ray_session():
-    """The address of a local Ray started once for the test run (this process is its driver)."""
-    ray = pytest.importorskip("ray")
+def ray_nodes():
+    """A local Ray started once for the test run, as a `ray.cluster_utils.Cluster` (this process is
+    its driver): a head node with GPU-worker slots (a custom resource), to which a test can add and
+    remove nodes."""
+    pytest.importorskip("ray")
+    import ray
+    from ray.cluster_utils import Cluster
+
     from generation.cluster.runtime import WORKER_RESOURCE
 
-    if not ray.is_initialized():
-        ray.init(
-            num_cpus=2,
-            resources={WORKER_RESOURCE: RAY_WORKER_SLOTS},
-            include_dashboard=False,
-            logging_level="WARNING",
-            log_to_driver=True,
-        )
-    yield ray.get_runtime_context().gcs_address
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 2,
+            "resources": {WORKER_RESOURCE: RAY_WORKER_SLOTS},
+            "include_dashboard": False,
+        },
+    )
+    ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=True)
+    yield cluster
     ray.shutdown()
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_session(ray_nodes):
+    """The address of the test run's Ray."""
+    import ray
+
+    return ray.get_runtime_context().gcs_address

@@ -168,3 +168,31 @@ async def test_an_end_whose_notify_was_lost_is_still_published_once(tmp_path, pg
 
     assert kinds[-1] is EventKind.DONE and kinds.count(EventKind.DONE) == 1
     assert again.kind is EventKind.DONE and again.job.gpu_seconds == 0.5
+
+
+async def test_workers_follow_the_nodes_that_join_and_leave(tmp_path, pg_url, ray_nodes):
+    """A GPU machine joins: the dispatcher places a worker on it (GPUs first, `workers = 1` here, so
+    the CPU slot's worker is retired); it leaves: its worker is retired and one is placed again."""
+
+    async def placed(service, check, what):
+        async with asyncio.timeout(30):
+            while not check(service.workers()):
+                await asyncio.sleep(0.1)
+        return service.workers()
+
+    async def runs_on(service, worker_id):
+        job = await service.submit(request(f"on {worker_id}"), ALICE)
+        assert (await service.wait(job.id, 30)).status is JobStatus.DONE
+        return job.id in [j for batch in (await worker_stats(service))[worker_id]["batches"] for j in batch]
+
+    async with cluster_running(tmp_path, pg_url, workers=1) as service:
+        (first,) = service.workers()
+        assert first.device == "cpu" and await runs_on(service, first.id)
+        node = ray_nodes.add_node(num_cpus=0, num_gpus=1)  # a GPU machine joins
+        try:
+            (gpu,) = await placed(service, lambda ws: [w.device for w in ws] == ["cuda:0"], "a GPU worker")
+            assert gpu.id != first.id and await runs_on(service, gpu.id)
+        finally:
+            ray_nodes.remove_node(node)  # ...and leaves
+        (again,) = await placed(service, lambda ws: [w.device for w in ws] == ["cpu"], "a CPU worker")
+        assert await runs_on(service, again.id)

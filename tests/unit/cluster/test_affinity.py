@@ -59,9 +59,11 @@ def test_workers_go_one_per_gpu_else_per_slot_and_at_most_the_configured_number(
     cpu = NodeView("n1" * 20, "10.0.0.1", gpus=0, slots=1)
     none = NodeView("n3" * 20, "10.0.0.3", gpus=0, slots=0)  # the bot's head node, say
     slots = plan_slots([gpu, cpu, none])
-    assert [(node.address, i) for node, i in slots] == [("10.0.0.1", 0), ("10.0.0.2", 0), ("10.0.0.2", 1)]
-    assert [(node.address, i) for node, i in plan_slots([gpu, cpu, none], 2)] == [
-        ("10.0.0.1", 0),
+    assert [(node.address, i) for node, i in slots] == [("10.0.0.2", 0), ("10.0.0.2", 1), ("10.0.0.1", 0)]
+    # at most the configured number: GPUs first
+    assert [(node.address, i) for node, i in plan_slots([cpu, gpu, none], 2)] == [
         ("10.0.0.2", 0),
+        ("10.0.0.2", 1),
     ]
+    assert [(node.address, i) for node, i in plan_slots([cpu, none], 2)] == [("10.0.0.1", 0)]
     assert plan_slots([gpu], 0) == plan_slots([gpu, none])  # a node that leaves takes its slots along
