@@ -204,8 +204,11 @@ class GpuWorker:
     def _device(spec: WorkerSpec) -> str:
         import ray
 
-        gpus = ray.get_gpu_ids()
-        return f"cuda:{gpus[0]}" if gpus else spec.settings.models.device
+        gpus = ray.get_gpu_ids()  # (Ray shows the actor only its GPU: "cuda" inside is that one)
+        if gpus:
+            return f"cuda:{gpus[0]}"
+        device = spec.settings.models.device
+        return "cpu" if device == "auto" else device  # no GPU given to this worker
 
     async def _start(self) -> None:
         if not self._started:

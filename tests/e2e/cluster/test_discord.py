@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import uuid
 
 import discord
 import pytest
@@ -17,6 +18,7 @@ from generation.cluster.client import ClusterService
 from generation.cluster.worker import fake_runner
 from generation.jobs.types import JobStatus
 from generation.requests.request import Mode
+from generation.settings import ClusterSettings
 from localcord import LocalDiscord
 from tests.helpers.bot_env import BotEnv, make_discord_settings, make_settings
 from tests.helpers.cluster_env import cluster_settings
@@ -100,3 +102,66 @@ async def test_imagine_buttons_and_a_restart_through_the_cluster(tmp_path, pg_ur
         after_job = await env.job_for(await env.result(after))
         assert after_job.request.mode is Mode.IMG2IMG and after_job.request.source_image == job.images[1].key
         assert after_job.status is JobStatus.DONE
+
+
+async def test_python_m_bot_runs_on_the_cluster_its_config_names(tmp_path, pg_url, ray_session):
+    """`python -m bot` with `[cluster] mode = "ray"` joins the Ray the config names, starts the
+    dispatcher there and answers as usual."""
+    import asyncio
+    import os
+    import sys
+
+    import ray
+
+    from generation.cluster import runtime
+    from tests.e2e.restart.test_bot_restart import ROOT, stop
+
+    name = f"t{uuid.uuid4().hex[:10]}"
+
+    def dispatcher():
+        return ray.get_actor(runtime.dispatcher_name(ClusterSettings(mode="ray", name=name)), namespace=name)
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[paths]\nmodels_dir = "models"\noutputs_dir = "outputs"\n[models]\ndefault = "tiny"\n'
+        f'[cluster]\nmode = "ray"\nworkers = 1\naddress = "{ray_session}"\nname = "{name}"\n'
+        f'[store]\nurl = "{pg_url}"\n'
+    )
+    async with LocalDiscord(token="env.token") as server:
+        env = {
+            **os.environ,
+            "DISCORD_TOKEN": "env.token",
+            "DISCORD_API_BASE": server.api_base,
+            "DISCORD_GATEWAY_URL": server.gateway_url,
+        }
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "--config",
+            str(config),
+            env=env,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=(tmp_path / "bot.log").open("wb"),
+        )
+        try:
+            await server.wait_for_session(timeout=90)
+            await server.wait_for(lambda: server.commands(), 60, "the commands to be synced")
+            info = await server.slash("info")
+            message = await info.wait_original(lambda m: not m.loading, timeout=30)
+            assert "Quota" in message.content and message.ephemeral
+            snapshot = await dispatcher().snapshot.remote()
+            assert [w["device"] for w in snapshot["workers"]] == ["cpu"]  # its worker is up
+        finally:
+            await stop(child)
+            with contextlib.suppress(Exception):  # the cluster outlives its bot: end it here
+                await ray.get_actor(
+                    runtime.dispatcher_name(runtime_settings(name)), namespace=name
+                ).shutdown.remote()
+
+
+def runtime_settings(name: str):
+    from generation.settings import ClusterSettings
+
+    return ClusterSettings(mode="ray", name=name)
