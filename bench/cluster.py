@@ -57,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     from generation.cluster.localpg import LocalPostgres
     from generation.cluster.runtime import WORKER_RESOURCE
 
-    ray.init(num_cpus=2, resources={WORKER_RESOURCE: 3}, include_dashboard=False, logging_level="ERROR")
+    ray.init(
+        num_cpus=2,
+        resources={WORKER_RESOURCE: 3},
+        include_dashboard=False,
+        logging_level="ERROR",
+        log_to_driver=False,
+    )
     server = None
     if args.pg_url is None:
         server = LocalPostgres()

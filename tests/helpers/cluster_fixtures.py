@@ -62,7 +62,8 @@ def ray_nodes():
             "include_dashboard": False,
         },
     )
-    ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=True)
+    # (workers' logs stay in Ray's session folder, /tmp/ray/session_latest/logs, not in the test output)
+    ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
     yield cluster
     ray.shutdown()
     cluster.shutdown()
