@@ -8,9 +8,11 @@ previews and the queue's snapshot read back from the tables); cancel, model swit
 are calls to the dispatcher actor. It keeps nothing the cluster needs: the bot may be killed and
 restarted at any time while the dispatcher and its workers go on.
 
-NOTIFY is not durable, so twice a RECONCILE_SECONDS the jobs this process waits on are looked up
-in the table: one that ended while its NOTIFY was lost (a dispatcher killed between its commit
-and its notify, a dropped connection) is announced from its row. Each job's end is published once.
+NOTIFY is not durable, so every RECONCILE_SECONDS (and after the listening connection comes back)
+the jobs this process waits on are looked up in the table: one that ended while its NOTIFY was
+lost (a dispatcher killed between its commit and its notify, a dropped connection) is announced
+from its row. Each job's end is published once. Queue positions come from the dispatcher's
+snapshot: a POSITION event for each job whose place changed since the last one.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_comes_back(tmp_path, 
         tmp_path, pg_url, workers=1, queue=queue, runner=fake_runner(step_seconds=0.05)
     ) as service:
         seen = []
-        events = service.events()
+        events = service.events(previews=True)  # (live previews: rendered on the worker, kept in a table)
         await service.pause()
         jobs = [
             await service.submit(request(f"job {n}", seed=n, steps=20), (ALICE, BOB)[n % 2]) for n in range(3)
@@ -120,6 +120,8 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_comes_back(tmp_path, 
     assert [len(batch) for batch in stats[worker.id]["batches"]] == [3]  # ...and it ran the batch again
     ends = [e.job_id for e in seen if e.terminal]
     assert sorted(ends) == sorted(job.id for job in jobs)  # each job ended once: delivered once
+    previews = [e.preview for e in seen if e.kind is EventKind.PROGRESS and e.preview is not None]
+    assert previews and all(p.startswith(b"\x89PNG") for p in previews)  # progress came with previews
 
 
 async def test_cancel_a_running_job_its_batch_mates_finish(tmp_path, pg_url, ray_session):
