@@ -69,7 +69,11 @@ async def submit(
         spoiler = await wants_spoiler(interaction, bot.service, bot.discord_settings)
         meta = DeliveryMeta.for_interaction(interaction, spoiler=spoiler, depth=depth)
         job = await bot.service.submit(
-            request, owner_of(interaction), parent_id=parent_id, meta=meta.to_dict()
+            request,
+            owner_of(interaction),
+            parent_id=parent_id,
+            meta=meta.to_dict(),
+            key=f"interaction:{interaction.id}",  # one job per interaction, however often it is sent
         )
     except Refused as exc:
         await fail(interaction, str(exc))

@@ -103,8 +103,6 @@ def _upscale_too_large(f: Mapping[str, Any]) -> str:
     )
 
 
-
-
 def _clip(text: str, length: int = 40) -> str:
     text = " ".join(text.split())
     return text if len(text) <= length else text[: length - 1] + "…"

@@ -208,6 +208,8 @@ class ClusterService(JobService):
         submit return the job written the first time."""
         if self._closing:
             raise SubmitRefused(Refusal.CLOSING)
+        if key is not None and (written := await self.store.job_for_key(key)) is not None:
+            return written  # sent again: the job it wrote the first time, checked and reserved once
         from generation.requests.validation import ValidationError, validate
 
         try:

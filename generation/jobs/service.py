@@ -193,6 +193,7 @@ class JobService:
         *,
         parent_id: str | None = None,
         meta: dict[str, Any] | None = None,
+        key: str | None = None,  # the cluster's bot processes de-duplicate retried submits on it
     ) -> Job:
         """Validate, check the limits and the quota, write the job and queue it.
         Raises SubmitRefused (a Problem: a code and its fields)."""

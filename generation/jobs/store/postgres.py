@@ -124,6 +124,12 @@ class PostgresStore:
                 return job
         raise RuntimeError("could not find a free job id")
 
+    async def job_for_key(self, key: str) -> Job | None:
+        """The job a submit with this key wrote, if any."""
+        async with self._pool.acquire() as db:
+            row = await db.fetchrow(f"SELECT {JOB_COLUMNS} FROM jobs WHERE submit_key=$1", key)
+        return None if row is None else (await self._with_images([job_from_row(row)]))[0]
+
     async def claim(
         self, job_ids: Sequence[str], *, started_at: float, model_name: str | None
     ) -> dict[str, int]:

@@ -157,7 +157,8 @@ async def test_an_end_whose_notify_was_lost_is_still_published_once(tmp_path, pg
     notify): the bot process finds it on its next look at the jobs it waits on."""
     async with cluster_running(tmp_path, pg_url, workers=1) as service:
         await service.pause()
-        job = await service.submit(request("quiet"), ALICE)
+        job = await service.submit(request("quiet"), ALICE, key="interaction:1")
+        assert (await service.submit(request("quiet"), ALICE, key="interaction:1")).id == job.id  # once
         events = service.events(job.id)
         assert (await events.get(5)).kind is EventKind.POSITION  # waiting, as the table says
         await service.store.claim([job.id], started_at=1.0, model_name="tiny")
@@ -167,8 +168,10 @@ async def test_an_end_whose_notify_was_lost_is_still_published_once(tmp_path, pg
         kinds = [event.kind async for event in events]
         await service.resume()
         again = await service.events(job.id).get(1.0)  # a late subscriber gets the end from the row
+        finished_too = await service.store.user_jobs(ALICE.user_id)
 
     assert kinds[-1] is EventKind.DONE and kinds.count(EventKind.DONE) == 1
+    assert [j.id for j in finished_too] == [job.id]  # the repeated submit wrote nothing more
     assert again.kind is EventKind.DONE and again.job.gpu_seconds == 0.5
 
 
