@@ -95,6 +95,7 @@ class Dispatcher:
             artifacts=LocalArtifacts(self.settings.paths.outputs_dir),
         )
         self.service.epoch = self.epoch
+        self.service.on_change = self._dirty.set
         self._previews = bool(await self.store.state(wire.PREVIEWS_KEY, False))
         self._relay_sub = self.service.events(None, previews=self._previews)  # RESUMED events too
         self._tasks.append(asyncio.create_task(self._relay(), name="dispatcher-relay"))
@@ -166,8 +167,7 @@ class Dispatcher:
     async def _relay(self) -> None:
         assert self.store is not None and self._relay_sub is not None
         async for event in self._relay_sub:
-            if event.kind is EventKind.POSITION:  # the snapshot carries every position at once
-                self._dirty.set()
+            if event.kind is EventKind.POSITION:  # (none are published here: the snapshot has them)
                 continue
             try:
                 stored = False

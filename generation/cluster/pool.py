@@ -108,6 +108,7 @@ class _Slot:
     switching: int = 0
     reviving: asyncio.Task[None] | None = None
     retired: bool = False
+    done_since_check: int = 0  # jobs it finished since it last said how many it had
     # batches streaming back (the running one, and ones whose last results are still coming):
     # batch id -> its jobs without an outcome yet; and the tasks reading them
     open: dict[str, set[str]] = field(default_factory=dict)
@@ -129,7 +130,8 @@ class _Slot:
             state = WorkerState.IDLE
         jobs = tuple(job_id for open_jobs in self.open.values() for job_id in sorted(open_jobs))
         model = self.batch.model if self.batch is not None else base.model
-        return replace(base, id=self.id, state=state, jobs=jobs, model=model)
+        done = base.jobs_done + self.done_since_check
+        return replace(base, id=self.id, state=state, jobs=jobs, model=model, jobs_done=done)
 
 
 class RayWorkerPool(WorkerPool):
@@ -152,7 +154,6 @@ class RayWorkerPool(WorkerPool):
         self._stopping = False
         self._watcher: asyncio.Task[None] | None = None
         self._placing = asyncio.Lock()
-        self._background: set[asyncio.Task[None]] = set()
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -260,6 +261,7 @@ class RayWorkerPool(WorkerPool):
     def _update(self, slot: _Slot, status: dict[str, Any]) -> None:
         previous = slot.pid
         slot.info, slot.pid, slot.loads = status["info"], status["pid"], status["loads"]
+        slot.done_since_check = 0
         if previous is not None and previous != slot.pid:
             log.warning("worker %s came back as process %s", slot.id, slot.pid)
 
@@ -391,9 +393,6 @@ class RayWorkerPool(WorkerPool):
             slot.open.pop(batch.id, None)
             slot.consumers.pop(batch.id, None)
             self._release(slot, batch)
-            if slot.alive and not self._stopping:  # its counts changed: ask now, not at the next heartbeat
-                self._background.add(task := asyncio.create_task(self._check(slot)))
-                task.add_done_callback(self._background.discard)
 
     def _release(self, slot: _Slot, batch: Batch) -> None:
         if slot.batch is batch:
@@ -418,6 +417,7 @@ class RayWorkerPool(WorkerPool):
             await sink.batch_started(replace(report, worker_id=slot.id))
         elif isinstance(report, JobResult):
             open_jobs.discard(report.job_id)
+            slot.done_since_check += 1
             await sink.job_done(report)
         elif isinstance(report, JobFailed):
             open_jobs.discard(report.job_id)

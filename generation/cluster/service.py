@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from generation.cluster.affinity import WorkerView, choose_batch
@@ -40,6 +40,7 @@ class DispatchService(JobService):
         super().__init__(*args, **kwargs)
         self.epoch = ""  # the dispatcher's start (set by the dispatcher)
         self._recent: dict[str, None] = {}  # finished here lately, oldest first
+        self.on_change: Callable[[], None] = lambda: None  # the queue changed: a new snapshot is due
 
     # -- jobs from bot processes --------------------------------------------------------------
 
@@ -172,6 +173,11 @@ class DispatchService(JobService):
             else:
                 again.append(job_id)
         await super()._lost(batch_id, again)
+
+    def _push_positions(self) -> None:
+        """Bot processes get every position at once, in the snapshot, not one event per job that
+        moved (that would be a NOTIFY for each job behind every job served)."""
+        self.on_change()
 
     # -- what bot processes show --------------------------------------------------------------
 
