@@ -50,6 +50,7 @@ from generation.workers.protocol import (
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT = 10.0  # seconds for an idle worker to answer a check
+DEPTH = 2  # batches a worker is given at once: the running one, and the next (no gap between them)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,8 @@ class _Slot:
     alive: bool = False  # attached and answering
     pid: int | None = None
     loads: int = 0
-    batch: Batch | None = None  # the batch its pipeline runs
+    # the batches its pipeline runs or will run next (DEPTH at most: the next one is sent early)
+    batches: list[Batch] = field(default_factory=list)
     switching: int = 0
     reviving: asyncio.Task[None] | None = None
     retired: bool = False
@@ -116,7 +118,7 @@ class _Slot:
 
     @property
     def free(self) -> bool:
-        return self.alive and self.batch is None and not self.switching and not self.retired
+        return self.alive and len(self.batches) < DEPTH and not self.switching and not self.retired
 
     def view(self) -> WorkerInfo:
         base = self.info or WorkerInfo(self.id, self.node.address, "?", None, WorkerState.LOADING)
@@ -124,12 +126,12 @@ class _Slot:
             state = WorkerState.LOADING  # starting, or restarting after it died
         elif self.switching:
             state = WorkerState.LOADING
-        elif self.batch is not None:
+        elif self.batches:
             state = WorkerState.BUSY
         else:
             state = WorkerState.IDLE
         jobs = tuple(job_id for open_jobs in self.open.values() for job_id in sorted(open_jobs))
-        model = self.batch.model if self.batch is not None else base.model
+        model = self.batches[-1].model if self.batches else base.model  # what it holds after them
         done = base.jobs_done + self.done_since_check
         return replace(base, id=self.id, state=state, jobs=jobs, model=model, jobs_done=done)
 
@@ -179,7 +181,7 @@ class RayWorkerPool(WorkerPool):
                 if open_jobs and self._sink is not None:
                     with contextlib.suppress(Exception):
                         await self._sink.batch_interrupted(batch_id, sorted(open_jobs))
-            slot.batch, slot.open = None, {}
+            slot.batches, slot.open = [], {}
 
     async def kill_workers(self) -> None:
         """End every worker actor (the cluster shuts down, or a test ends)."""
@@ -295,7 +297,8 @@ class RayWorkerPool(WorkerPool):
             await asyncio.sleep(self.cluster.heartbeat)
             try:
                 await self.place()
-                await asyncio.gather(*(self._check(s) for s in list(self._slots.values()) if s.free))
+                idle = [s for s in self._slots.values() if s.free and not s.batches and not s.open]
+                await asyncio.gather(*(self._check(s) for s in idle))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -359,7 +362,8 @@ class RayWorkerPool(WorkerPool):
         slot = self._slots[worker_id]
         if not slot.free:
             raise RuntimeError(f"worker {worker_id} is not free")
-        slot.batch, slot.open[batch.id] = batch, set(batch.job_ids)
+        slot.batches.append(batch)
+        slot.open[batch.id] = set(batch.job_ids)
         slot.consumers[batch.id] = asyncio.create_task(self._consume(slot, batch), name=f"batch-{batch.id}")
 
     async def _consume(self, slot: _Slot, batch: Batch) -> None:
@@ -395,8 +399,8 @@ class RayWorkerPool(WorkerPool):
             self._release(slot, batch)
 
     def _release(self, slot: _Slot, batch: Batch) -> None:
-        if slot.batch is batch:
-            slot.batch = None
+        if batch in slot.batches:
+            slot.batches.remove(batch)
             self._freed.set()
             self.on_change()
 

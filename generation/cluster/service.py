@@ -96,7 +96,8 @@ class DispatchService(JobService):
             raise
 
     async def _dispatch_free(self) -> bool:
-        free = sorted(self.pool.free_workers(), key=lambda w: w.model is None)  # loaded ones first
+        # idle workers before ones taking their next batch early; loaded ones before empty ones
+        free = sorted(self.pool.free_workers(), key=lambda w: (bool(w.jobs), w.model is None))
         for worker in free:
             before = len(self.fair)
             await self._dispatch(worker)

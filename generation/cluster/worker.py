@@ -197,6 +197,8 @@ class GpuWorker:
         self.router = _Router()
         self.epoch: str | None = None
         self.batches: list[tuple[str, ...]] = []  # the jobs of each batch run, in order
+        self.waiting: dict[str, Batch] = {}  # batches sent while another runs, by id
+        self._turn = asyncio.Lock()
         self.started_at = time.time()
         self._started = False
 
@@ -218,10 +220,13 @@ class GpuWorker:
     # -- what the dispatcher calls ------------------------------------------------------------
 
     async def attach(self, epoch: str) -> dict[str, Any]:
-        """A dispatcher takes this worker over; a batch still running (for a dispatcher that died,
-        or one given up on) is cancelled first."""
+        """A dispatcher takes this worker over; batches still running or waiting (for a dispatcher
+        that died, or one given up on) are cancelled first."""
         await self._start()
         self.epoch = epoch
+        for batch in list(self.waiting.values()):
+            for job in batch.jobs:
+                self._cancel_waiting(job.job_id)
         running = self.pool.workers()[0].jobs
         for job_id in running:
             await self.pool.cancel(job_id)
@@ -246,7 +251,10 @@ class GpuWorker:
         return self.status()
 
     async def run(self, epoch: str, batch: Batch) -> AsyncIterator[Report]:
-        """Run the batch, yielding its reports; ends when every job has its outcome."""
+        """Run the batch, yielding its reports; ends when every job has its outcome. A batch sent
+        while another runs waits for it here (the dispatcher sends the next one early, so the
+        worker never waits for a round trip between two batches); batches start in the order
+        they came."""
         await self._start()
         if epoch != self.epoch:
             raise StaleDispatcher(f"batch {batch.id} comes from dispatcher {epoch}, not {self.epoch}")
@@ -254,10 +262,19 @@ class GpuWorker:
         self.router.queues[batch.id] = queue
         freed: asyncio.Future[Any] | None = None
         got: asyncio.Future[Report] | None = None
+        pending = set(batch.job_ids)
+        self.waiting[batch.id] = batch
         try:
+            async with self._turn:  # (FIFO: asyncio's lock wakes its waiters in order)
+                await self.pool.wait_free()
+                batch = self.waiting.pop(batch.id)
+            for job_id in [j for j in pending if j not in batch.job_ids]:  # cancelled while waiting
+                pending.discard(job_id)
+                yield JobCancelled(batch.id, job_id)
+            if not batch.jobs:
+                return
             await self.pool.submit(LOCAL_ID, batch)
             self.batches.append(batch.job_ids)
-            pending = set(batch.job_ids)
             freed = asyncio.ensure_future(self.pool.wait_free())
             while pending:
                 got = got or asyncio.ensure_future(queue.get())
@@ -272,13 +289,23 @@ class GpuWorker:
                 pending.difference_update(closes(report))
                 yield report
         finally:
-            for waiting in (freed, got):
-                if waiting is not None:
-                    waiting.cancel()
+            for future in (freed, got):
+                if future is not None:
+                    future.cancel()
+            self.waiting.pop(batch.id, None)
             self.router.queues.pop(batch.id, None)
 
     async def cancel(self, job_id: str) -> bool:
-        return await self.pool.cancel(job_id)
+        """Stop a job: a running one within a step, a waiting one before it starts."""
+        return self._cancel_waiting(job_id) or await self.pool.cancel(job_id)
+
+    def _cancel_waiting(self, job_id: str) -> bool:
+        for batch_id, batch in self.waiting.items():
+            if job_id in batch.job_ids:
+                jobs = tuple(job for job in batch.jobs if job.job_id != job_id)
+                self.waiting[batch_id] = replace(batch, jobs=jobs)
+                return True
+        return False
 
     async def switch_model(self, name: str) -> dict[str, Any]:
         """Load and check `name` (the old model stays if it fails): {"hash"} or {"problem"} (a

@@ -141,14 +141,22 @@ async def test_cancel_a_running_job_its_batch_mates_finish(tmp_path, pg_url, ray
         assert event is not None
         assert await service.cancel(jobs[1].id, by_user=ALICE.user_id)
         cancelled = [e async for e in events]
+        # a job that cannot share the batch is sent to the worker as its next one: cancel it there
+        nxt = await service.submit(request("next one", steps=6), BOB)
+        async with asyncio.timeout(30):
+            while (await service.store.get_job(nxt.id)).status is not JobStatus.RUNNING:
+                await asyncio.sleep(0.05)
+        assert await service.cancel(nxt.id, admin=True)
         await actor.hold.remote(False)
-        finished = await wait_all(service, jobs)
+        finished = await wait_all(service, [*jobs, nxt])
         stats = await worker_stats(service)
 
     assert [e.kind for e in cancelled] == [EventKind.CANCELLED]  # not one step more of it
-    assert [job.status for job in finished] == [JobStatus.DONE, JobStatus.CANCELLED, JobStatus.DONE]
+    done, cancelled_ = JobStatus.DONE, JobStatus.CANCELLED
+    assert [job.status for job in finished] == [done, cancelled_, done, cancelled_]
     prompts = [job.request.prompt for job in jobs]
-    # the pipeline stopped inside its first step; the mates ran again without it
+    # the pipeline stopped inside its first step; the mates ran again without it; the next batch
+    # never ran
     assert stats[worker.id]["calls"] == [prompts, [prompts[0], prompts[2]]]
 
 
