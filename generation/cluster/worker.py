@@ -22,7 +22,6 @@ import importlib
 import logging
 import os
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -186,10 +185,11 @@ class GpuWorker:
 
     def __init__(self, spec: WorkerSpec) -> None:
         if spec.threads:
-            # torch reads this when first imported (the runner imports it lazily)
-            os.environ["OMP_NUM_THREADS"] = str(spec.threads)
-            if "torch" in sys.modules:
-                sys.modules["torch"].set_num_threads(spec.threads)
+            os.environ["OMP_NUM_THREADS"] = str(spec.threads)  # for what reads it at import
+            if spec.runner.factory != FAKE_RUNNER:  # (a stand-in needs no torch)
+                import torch
+
+                torch.set_num_threads(spec.threads)  # as the in-process worker's host sets it
         self.spec = spec
         self.runner = CountingRunner(spec.runner.build(spec.settings))
         self.device = self._device(spec)
