@@ -399,8 +399,8 @@ class RayWorkerPool(WorkerPool):
             self._release(slot, batch)
 
     def _release(self, slot: _Slot, batch: Batch) -> None:
-        if batch in slot.batches:
-            slot.batches.remove(batch)
+        if any(held.id == batch.id for held in slot.batches):
+            slot.batches = [held for held in slot.batches if held.id != batch.id]
             self._freed.set()
             self.on_change()
 
