@@ -25,8 +25,10 @@ COPY pyproject.toml README.md ./
 COPY generation ./generation
 COPY bot ./bot
 COPY localcord ./localcord
-# The gpu extra adds spandrel, so models.upscaler (an ESRGAN-family .pth) works on this image.
-RUN pip install ".[gpu]"
+# EXTRAS: the gpu extra adds spandrel, so models.upscaler (an ESRGAN-family .pth) works on this
+# image; docker-compose.yml adds the cluster extra (Ray and asyncpg): EXTRAS="[gpu,cluster]".
+ARG EXTRAS="[gpu]"
+RUN pip install ".${EXTRAS}"
 COPY config.toml ./
 COPY models ./models-shipped
 

@@ -26,9 +26,8 @@ from bot.app import ImagineBot
 from bot.settings import DiscordSettings, discord_token
 from bot.ui import text
 from generation.jobs.problems import StoreOpenError
-from generation.jobs.service import JobService, open_store
 from generation.settings import ConfigError, Settings, load_settings
-from generation.workers.pools import build_pool
+from generation.workers.pools import open_service
 
 log = logging.getLogger("bot")
 
@@ -36,13 +35,7 @@ log = logging.getLogger("bot")
 async def serve(settings: Settings, discord_settings: DiscordSettings, token: str) -> None:
     """Run the bot until it is stopped; the service outlives it by a moment to close cleanly.
     The database is opened first: a bad one stops the start before anything slow (StoreOpenError)."""
-    store = await open_store(settings)
-    try:
-        pool = build_pool(settings)
-    except BaseException:
-        await store.close()
-        raise
-    service = await JobService.open(settings, pool=pool, store=store)
+    service = await open_service(settings)  # this process's worker, or the cluster's ([cluster])
     try:
         async with ImagineBot(settings, discord_settings, service) as bot:
             await bot.start(token)

@@ -106,7 +106,11 @@ async def submit(
             interaction, spoiler=spoiler, depth=depth, private=private, note=note
         )
         job = await bot.service.submit(
-            request, owner_of(interaction), parent_id=parent_id, meta=(extra_meta or {}) | meta.to_dict()
+            request,
+            owner_of(interaction),
+            parent_id=parent_id,
+            meta=(extra_meta or {}) | meta.to_dict(),
+            key=f"interaction:{interaction.id}",  # one job per interaction, however often it is sent
         )
     except Refused as exc:
         await fail(interaction, str(exc))

@@ -189,6 +189,55 @@ class QuotaSettings:
             raise ConfigError(f"quota.reset_hour_utc must be an hour from 0 to 23, not {self.reset_hour_utc}")
 
 
+CLUSTER_MODES = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Where the GPU workers run: in this process (`local`), or as Ray actors (`ray`, docs/SCALING.md)."""
+
+    mode: str = "local"  # local: the in-process worker | ray: GPU workers on a Ray cluster
+    # ray: how many workers; 0: one per GPU of every node that joins (several machines). With no
+    # `address`, a local Ray is started with this many worker slots (tests, the one-machine demo).
+    workers: int = 1
+    address: str = ""  # "": start a local Ray | "auto" or "HOST:PORT": join a running cluster
+    name: str = "imagine"  # Ray namespace, actor names and PostgreSQL channel prefix
+    # Seconds a job may wait for a worker that has its checkpoint loaded before another worker
+    # switches to it (without a wait a job goes to whoever is free, reloading models all the time).
+    model_wait: float = 30.0
+    worker_threads: int = 0  # CPU threads of each worker's torch (0: Ray's default, one)
+    heartbeat: float = 1.0  # seconds between checks of the workers and of the nodes in the cluster
+
+    def __post_init__(self) -> None:
+        _choice("cluster.mode", self.mode, CLUSTER_MODES)
+        _at_least("cluster.workers", self.workers, 0)
+        _at_least("cluster.model_wait", self.model_wait, 0)
+        _at_least("cluster.worker_threads", self.worker_threads, 0)
+        if self.heartbeat <= 0:
+            raise ConfigError(f"cluster.heartbeat must be above 0, not {self.heartbeat}")
+        if not self.name or not self.name.replace("_", "a").isalnum() or not self.name.isascii():
+            raise ConfigError(f"cluster.name must be letters, digits and _, not {self.name!r}")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """The job database: SQLite at `paths.database` unless `url` names a PostgreSQL server."""
+
+    # "": SQLite | "postgresql://USER@HOST:PORT/DB": PostgreSQL (the password from PGPASSWORD or
+    # ~/.pgpass, never from this file). The ray cluster mode needs PostgreSQL.
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"store.url must be empty (SQLite) or a postgresql:// URL, not {self.url!r}")
+        if "@" in self.url and ":" in self.url.split("://", 1)[1].split("@", 1)[0]:
+            raise ConfigError("store.url must not hold a password: set PGPASSWORD in the environment")
+
+    @property
+    def postgres(self) -> bool:
+        return bool(self.url)
+
+
 @dataclass(frozen=True)
 class StyleSettings:
     """Styles every server has (servers add their own with /style): named prompt and negative
@@ -229,9 +278,17 @@ class Settings:
     quota: QuotaSettings = field(default_factory=QuotaSettings)
     styles: StyleSettings = field(default_factory=StyleSettings)
     variants: VariantSettings = field(default_factory=VariantSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     # Tables a front end types and validates itself (FRONT_END_SECTIONS), as read: section -> table.
     front_ends: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: Path | None = None  # the file these settings came from
+
+    def __post_init__(self) -> None:
+        if self.cluster.mode == "ray" and not self.store.postgres:
+            raise ConfigError(
+                'cluster.mode = "ray" needs a PostgreSQL job store: set store.url = "postgresql://..."'
+            )
 
     def replace(self, **sections: Any) -> Settings:
         return dataclasses.replace(self, **sections)

@@ -7,6 +7,8 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 import pytest
 
+from tests.helpers.cluster_fixtures import pg_url, postgres_server, ray_nodes, ray_session  # noqa: F401
+
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):

@@ -171,6 +171,10 @@ class Admin(commands.Cog):
         viewer = Viewer.of(interaction, self.bot.discord_settings)
         return job_choices(current, visible(viewer, self.bot.service.queue()))
 
+    @queue.command(name="workers", description="The GPU workers: where, their model, what they run")
+    async def queue_workers(self, interaction: discord.Interaction) -> None:
+        await reply(interaction, text.workers_list(self.bot.service.workers()))
+
     @queue.command(name="pause", description="Stop starting new jobs (the running one finishes)")
     async def queue_pause(self, interaction: discord.Interaction) -> None:
         await self.bot.service.pause()

@@ -21,7 +21,7 @@ from generation.problems import Problem
 from generation.requests.excerpts import EXCERPT_LIMIT, excerpt
 from generation.requests.numbers import format_number as _n
 from generation.requests.request import MAX_SEED, GenerationRequest, Mode
-from generation.workers.protocol import WorkerProblem
+from generation.workers.protocol import WorkerInfo, WorkerProblem
 
 if TYPE_CHECKING:
     from generation.jobs.quotas import QuotaStatus
@@ -772,6 +772,10 @@ PROBLEMS: dict[str, Template] = {
     ),
     WorkerProblem.NOT_SAVED: "The images could not be saved: {detail}. Try again.",
     WorkerProblem.INTERNAL: "Something went wrong on our side; the error was logged.",
+    WorkerProblem.WORKERS_LOST: (
+        "The GPU worker running this job went down {attempts} times, so it was stopped (and not "
+        "charged). Try again, perhaps with fewer images or a smaller size."
+    ),
     LEGACY_ERROR: "{text}",  # an error stored as text by an older version
     **STYLE_AND_VARIANT_PROBLEMS,
 }
@@ -1069,6 +1073,22 @@ def queue_list(waiting: Sequence[Job], paused: bool, shown: Container[str] | Non
     state = " (paused)" if paused else ""
     body = "\n".join(lines) if lines else "Nothing is waiting."
     return f"**Queue{state}:** {len(waiting)} waiting\n{body}"
+
+
+def workers_list(workers: Sequence[WorkerInfo]) -> str:
+    """/queue workers: one line a GPU worker (where, which GPU, its model, what it does)."""
+    if not workers:
+        return "**Workers:** none is up yet."
+    lines = []
+    for worker in workers:
+        model = f"`{worker.model}`" if worker.model else "no model"
+        jobs = ", ".join(f"`{job_id}`" for job_id in worker.jobs[:4]) or "-"
+        lines.append(
+            f"`{worker.id}` on {worker.node} ({worker.device}): {model}, {worker.state.value}, "
+            f"jobs {jobs}, {worker.jobs_done} done"
+        )
+    busy = sum(worker.state.value != "idle" for worker in workers)
+    return f"**Workers:** {len(workers)} ({busy} busy)\n" + "\n".join(lines)
 
 
 def not_waiting_or_running(job_id: str) -> str:

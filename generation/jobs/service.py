@@ -33,8 +33,8 @@ from generation.jobs.fairqueue import NORMAL, PRIORITY, FairQueue, QueueItem
 from generation.jobs.pending import PendingWrites, Write
 from generation.jobs.problems import Refusal, StoreProblem, StoreWriteFailed, SubmitRefused
 from generation.jobs.quotas import QuotaStatus
+from generation.jobs.store import open_store
 from generation.jobs.store.base import Store
-from generation.jobs.store.sqlite import SQLiteStore
 from generation.jobs.types import EventKind, Job, JobEvent, JobImage, JobOwner, JobStatus, new_job_id
 from generation.problems import Problem
 from generation.requests.request import GenerationRequest, Mode
@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 ACTIVE_MODEL_KEY = "active_model"
 PAUSED_KEY = "paused"  # an admin's pause outlasts a restart
 RECORD_RETRY_SECONDS = 5.0  # how often outcomes the database refused are written again
+RETRY = PRIORITY - 1  # the queue class of jobs a lost worker dropped: served before everyone else
 
 
 @dataclass
@@ -128,9 +129,10 @@ class JobService:
     ) -> JobService:
         """Open (and migrate) the database; nothing runs until `start`. The workers are `pool`
         (built by `generation.workers.pools.build_pool`), or one local worker running `runner` (tests,
-        benchmarks); results go to `artifacts` (default: files in `paths.outputs_dir`). `store`: one
-        opened already (by `open_store`, say); the service closes it, also when opening fails.
-        Raises StoreOpenError when the database cannot be used."""
+        benchmarks); results go to `artifacts` (default: files in `paths.outputs_dir`); the
+        database is `store` (default: the configured one, generation.jobs.store.open_store), which
+        the service closes, also when opening fails. Raises StoreOpenError when the database
+        cannot be used."""
         if (pool is None) == (runner is None):
             raise ValueError("give a runner or a pool, one of them")
         if store is None:
@@ -206,6 +208,7 @@ class JobService:
         *,
         parent_id: str | None = None,
         meta: dict[str, Any] | None = None,
+        key: str | None = None,  # the cluster's bot processes de-duplicate retried submits on it
     ) -> Job:
         """Validate, check the limits and the quota, write the job and queue it.
         Raises SubmitRefused (a Problem: a code and its fields)."""
@@ -275,8 +278,9 @@ class JobService:
         self._wake.set()
         return job
 
-    def _enqueue(self, job: Job) -> None:
-        item = QueueItem.for_request(job.id, job.owner.user_id, job.request, priority=job.priority)
+    def _enqueue(self, job: Job, *, priority: int | None = None) -> None:
+        priority = job.priority if priority is None else priority
+        item = QueueItem.for_request(job.id, job.owner.user_id, job.request, priority=priority)
         item.model = job.model_name or job.request.model
         self._jobs[job.id] = job
         self._items[job.id] = item
@@ -512,22 +516,44 @@ class JobService:
                 return worker
         return free[0]
 
-    async def _dispatch(self, worker: WorkerInfo) -> None:
+    def _plan_batch(self, worker: WorkerInfo) -> list[QueueItem]:
+        """Take the next batch for `worker` from the fair queue (the cluster's dispatcher prefers
+        the jobs of the model the worker holds: generation.cluster.service)."""
         queue = self.settings.queue
-        items = self.fair.take_batch(
+        return self.fair.take_batch(
             loaded_model=worker.model or self.active_model,
             batch_size=self._images_per_pass,
             scan=queue.batch_window,
             patience=queue.model_patience,
         )
+
+    async def _claim(self, jobs: list[Job]) -> list[Job]:
+        """The batch's jobs that may run, marked running (here: all; nothing else writes the
+        store. The cluster's dispatcher claims them in the shared database first)."""
+        return [job.replace(status=JobStatus.RUNNING) for job in jobs]
+
+    def _attempt(self, job: Job) -> int | None:
+        """The attempt a finish must still be the latest of (None: no such guard; the cluster's
+        dispatcher guards against late attempts of requeued jobs)."""
+        return None
+
+    async def _dispatch(self, worker: WorkerInfo) -> None:
+        items = self._plan_batch(worker)
         if not items:
             return
-        jobs = []
         for item in items:
             self._positions.pop(item.job_id, None)
-            job = self._jobs[item.job_id].replace(status=JobStatus.RUNNING)
+        jobs = await self._claim([self._jobs[item.job_id] for item in items])
+        for job in jobs:
             self._jobs[job.id] = job
-            jobs.append(job)
+        claimed = {job.id for job in jobs}
+        for item in items:
+            if item.job_id not in claimed:  # finished elsewhere meanwhile (the cluster's store)
+                self._forget(item.job_id)
+        items = [item for item in items if item.job_id in claimed]
+        if not jobs:
+            self._push_positions()
+            return
         flight = _Flight(
             id=new_job_id(),
             worker_id=worker.id,
@@ -653,7 +679,7 @@ class JobService:
             images=images,
         )
         charge_day = quotas.day_key(now, self.settings.quota.reset_hour_utc)
-        await self._record_outcome(
+        recorded = await self._record_outcome(
             done,
             lambda: self.store.finish_done(
                 current.id,
@@ -663,10 +689,12 @@ class JobService:
                 images=images,
                 charge_day=charge_day,
                 model_hash=current.model_hash,
+                attempt=self._attempt(current),
             ),
         )
         self._forget(current.id)
-        self.hub.publish(JobEvent(current.id, EventKind.DONE, job=done))
+        if recorded:  # else another attempt or process finished it: its outcome stands
+            self.hub.publish(JobEvent(current.id, EventKind.DONE, job=done))
         self._push_positions()
 
     async def _failed(self, job_id: str, problem: Problem) -> None:
@@ -680,6 +708,22 @@ class JobService:
         if current is not None:
             await self._finish_unsuccessful(current, JobStatus.CANCELLED, None)
             self._push_positions()
+
+    async def _lost(self, batch_id: str, job_ids: Sequence[str]) -> None:
+        """A worker died holding these jobs: they go back to the front of the queue and run again
+        (the store's attempt guard discards what the lost attempt might still report)."""
+        ids = [j for j in job_ids if j in self._jobs]
+        if not ids:
+            return
+        await self.store.mark_queued(ids)
+        for job_id in ids:
+            self._leave_flight(job_id)
+            self._items.pop(job_id, None)
+            job = self._jobs[job_id].replace(status=JobStatus.QUEUED, started_at=None)
+            self._enqueue(job, priority=RETRY)
+        log.warning("batch %s was lost with its worker; %d jobs queued again", batch_id, len(ids))
+        self._push_positions()
+        self._wake.set()
 
     async def _interrupted(self, batch_id: str, job_ids: Sequence[str]) -> None:
         """The pool stops: the jobs go back to queued in the database, to run again at the next start."""
@@ -697,18 +741,31 @@ class JobService:
     async def _finish_unsuccessful(self, job: Job, status: JobStatus, problem: Problem | None) -> None:
         now = time.time()
         job = job.replace(status=status, finished_at=now, error=problem)
-        await self._record_outcome(
-            job, lambda: self.store.finish_unsuccessful(job.id, status, finished_at=now, error=problem)
+        recorded = await self._record_outcome(
+            job,
+            lambda: self.store.finish_unsuccessful(
+                job.id, status, finished_at=now, error=problem, attempt=self._attempt(job)
+            ),
         )
         self._forget(job.id)
-        self.hub.publish(JobEvent(job.id, EventKind(status.value), problem=problem, job=job))
+        if recorded:  # else finished already (elsewhere): announced by whoever finished it
+            self.hub.publish(JobEvent(job.id, EventKind(status.value), problem=problem, job=job))
 
-    async def _record_outcome(self, job: Job, write: Write) -> None:
+    async def _record_outcome(self, job: Job, write: Write) -> bool:
         """Write a finished job's row; when the store refuses (a full disk), the job still leaves
         the running set and its event goes out (the caller's next steps), and the row is written
-        when the store takes writes again. The writes are idempotent: nothing is charged twice."""
-        if not await self.pending.write(job.id, f"the outcome of job {job.id} ({job.status})", write):
+        when the store takes writes again. The writes are idempotent: nothing is charged twice.
+        False when the store says the job was finished already (a later attempt of it, another
+        process): nothing is announced then."""
+        landed: list[bool] = []
+
+        async def record() -> None:
+            landed.append(bool(await write()))
+
+        if not await self.pending.write(job.id, f"the outcome of job {job.id} ({job.status})", record):
             self._unrecorded[job.id] = job
+            return True  # announced now, written when the store takes it
+        return landed[-1]
 
     def _recorded(self, job_id: str) -> None:
         """Every write of the job went through at last."""
@@ -787,12 +844,6 @@ class JobService:
             return None
 
 
-async def open_store(settings: Settings) -> Store:
-    """The configured database, opened and migrated (raises StoreOpenError naming the file).
-    Front ends open it before anything slow, so a bad database stops a start at once."""
-    return await SQLiteStore.open(settings.paths.database)
-
-
 class _Reports:
     """The service as the pool's BatchSink (kept off the service's public API)."""
 
@@ -819,6 +870,9 @@ class _Reports:
 
     async def batch_interrupted(self, batch_id: str, job_ids: Sequence[str]) -> None:
         await self._service._interrupted(batch_id, job_ids)
+
+    async def batch_lost(self, batch_id: str, job_ids: Sequence[str]) -> None:
+        await self._service._lost(batch_id, job_ids)
 
 
 def _remaining(flight: _Flight, now: float) -> float:

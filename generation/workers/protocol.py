@@ -116,6 +116,7 @@ class WorkerInfo:
     jobs: tuple[str, ...] = ()  # the jobs it is working on
     jobs_done: int = 0
     model_hash: str | None = None
+    models: tuple[str, ...] = ()  # what it can load, when its pool knows (a cluster's: its own folder)
 
     @property
     def free(self) -> bool:
@@ -134,6 +135,7 @@ class WorkerProblem(enum.StrEnum):
     NOT_SAVED = "images_not_saved"  # detail
     INTERNAL = "internal_error"
     MODEL_SWITCH_FAILED = "model_switch_failed"  # model, detail, kept (the model that stays, or None)
+    WORKERS_LOST = "workers_lost"  # attempts: the job's worker died under it that many times (a cluster)
 
 
 def detail_of(exc: BaseException, limit: int = 300) -> str:
@@ -165,6 +167,10 @@ class BatchSink(Protocol):
 
     async def batch_interrupted(self, batch_id: str, job_ids: Sequence[str]) -> None:
         """The pool is stopping: these jobs did not finish and should run again later."""
+
+    async def batch_lost(self, batch_id: str, job_ids: Sequence[str]) -> None:
+        """The worker holding these jobs died (a pool of worker processes reports it): they go back
+        to the front of the queue at once."""
 
 
 class WorkerPool(abc.ABC):

@@ -57,7 +57,10 @@ def test_the_discord_table_is_carried_as_read_for_the_bot(tmp_path):
     assert settings.front_ends == {"discord": {"admin_roles": "123", "progress_interval": 1}}
     with pytest.raises(
         ConfigError,
-        match="the sections are paths, models, defaults, limits, queue, quota, styles, variants, discord",
+        match=(
+            "the sections are paths, models, defaults, limits, queue, quota, styles, variants, "
+            "cluster, store, discord"
+        ),
     ):
         load_settings(write(tmp_path, "[discordd]\n"))
 

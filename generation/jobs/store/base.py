@@ -1,9 +1,15 @@
 """The `Store` protocol: every operation the job service performs on its database.
 
-SQLite (generation.jobs.store.sqlite) is the first implementation; a PostgreSQL one implements
-the same methods and runs the same tests (tests/unit/jobs/test_store.py takes a `store` fixture).
-Writes that belong together are one transaction inside a method: a finished job's status, images,
-charge and the release of its reservation are all written or none are.
+SQLite (generation.jobs.store.sqlite) is the default; PostgreSQL (generation.jobs.store.postgres)
+implements the same methods for the cluster, and both run the same tests
+(tests/unit/jobs/test_store.py is parametrized over them). Writes that belong together are one
+transaction inside a method: a finished job's status, images, charge and the release of its
+reservation are all written or none are.
+
+Several processes may share one PostgreSQL database (bot processes submitting, one dispatcher
+running jobs), so the writes that decide a job's fate are guarded in the statement itself: `claim`
+starts queued jobs and numbers the attempt, and a finish given an `attempt` only lands while that
+attempt is the job's latest; a charge is a row keyed by the job, inserted at most once.
 """
 
 from __future__ import annotations
@@ -33,7 +39,13 @@ class Store(Protocol):
         """Queued jobs start: running, one more attempt."""
 
     async def mark_queued(self, job_ids: Iterable[str]) -> None:
-        """Running jobs go back to the queue (the service is closing)."""
+        """Running jobs go back to the queue (the service is closing, or a worker was lost)."""
+
+    async def claim(
+        self, job_ids: Sequence[str], *, started_at: float, model_name: str | None
+    ) -> dict[str, int]:
+        """Queued jobs start, in one statement: running, one more attempt. Returns the attempt
+        number of each job claimed; a job missing from it was finished (or claimed) elsewhere."""
 
     async def finish_done(
         self,
@@ -45,18 +57,36 @@ class Store(Protocol):
         images: Sequence[JobImage],
         charge_day: str,
         model_hash: str | None = None,
+        attempt: int | None = None,
     ) -> bool:
-        """Done, images, charge and release at once. False if the job was finished already."""
+        """Done, images, charge and release at once. False if the job was finished already, or
+        `attempt` is given and is not the job's latest (a late attempt after a requeue)."""
 
     async def finish_unsuccessful(
-        self, job_id: str, status: JobStatus, *, finished_at: float, error: Problem | None = None
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        finished_at: float,
+        error: Problem | None = None,
+        attempt: int | None = None,
     ) -> bool:
-        """Failed or cancelled: the reservation is released, nothing is charged. False if finished already."""
+        """Failed or cancelled: the reservation is released, nothing is charged. False if finished
+        already (or `attempt` is not the latest, as for finish_done)."""
 
     async def requeue_unfinished(self) -> list[Job]:
         """At start: running jobs go back to queued; every unfinished job, in submit order."""
 
+    async def unfinished(self) -> list[Job]:
+        """Queued and running jobs, in submit order (nothing changes)."""
+
+    async def queued_counts(self, user_id: int) -> tuple[int, int]:
+        """(the user's queued jobs, all queued jobs)."""
+
     async def get_job(self, job_id: str) -> Job | None: ...
+
+    async def get_jobs(self, job_ids: Sequence[str]) -> list[Job]:
+        """The jobs that exist among `job_ids`, in that order, with their images."""
 
     async def user_jobs(
         self, user_id: int, limit: int = 10, *, statuses: Iterable[JobStatus] = ()

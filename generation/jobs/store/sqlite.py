@@ -22,7 +22,11 @@ from typing import Any
 import aiosqlite
 
 from generation.jobs.problems import StoreOpenError, StoreProblem
-from generation.jobs.types import LEGACY_ERROR, Job, JobImage, JobOwner, JobStatus, new_job_id
+from generation.jobs.store.rows import JOB_COLUMNS as _JOB_COLUMNS
+from generation.jobs.store.rows import error_column as _error_column
+from generation.jobs.store.rows import job_from_row as _job_from_row
+from generation.jobs.store.rows import job_row as _job_row
+from generation.jobs.types import Job, JobImage, JobStatus, new_job_id
 from generation.problems import Problem
 from generation.requests.request import GenerationRequest
 
@@ -100,12 +104,6 @@ _OPEN_ERRORS = (
 
 def _os_detail(exc: OSError) -> str:
     return exc.strerror or str(exc)
-
-
-_JOB_COLUMNS = (
-    "id, user_id, guild_id, channel_id, role_ids, priority, request, status, created_at, started_at,"
-    " finished_at, gpu_seconds, error, model_name, model_hash, grid_key, parent_id, meta, attempts"
-)
 
 
 class SQLiteStore:
@@ -252,6 +250,24 @@ class SQLiteStore:
                 [(job_id,) for job_id in job_ids],
             )
 
+    async def claim(
+        self, job_ids: Sequence[str], *, started_at: float, model_name: str | None
+    ) -> dict[str, int]:
+        """Queued jobs start: running, one more attempt; {job id: attempt} of those claimed."""
+        ids = list(job_ids)
+        if not ids:
+            return {}
+        async with (
+            self.transaction() as db,
+            db.execute(
+                "UPDATE jobs SET status='running', started_at=?, model_name=COALESCE(?, model_name),"
+                f" attempts=attempts+1 WHERE status='queued' AND id IN ({', '.join('?' * len(ids))})"
+                " RETURNING id, attempts",
+                (started_at, model_name, *ids),
+            ) as cur,
+        ):
+            return {row[0]: row[1] for row in await cur.fetchall()}
+
     async def finish_done(
         self,
         job_id: str,
@@ -262,13 +278,16 @@ class SQLiteStore:
         images: Sequence[JobImage],
         charge_day: str,
         model_hash: str | None = None,
+        attempt: int | None = None,
     ) -> bool:
-        """Done, images, charge and release in one transaction. False if the job was finished already."""
+        """Done, images, charge and release in one transaction. False if the job was finished
+        already (or `attempt` is not its latest)."""
         async with self.transaction() as db:
             cur = await db.execute(
                 "UPDATE jobs SET status='done', finished_at=?, gpu_seconds=?, grid_key=?, error=NULL,"
-                " model_hash=COALESCE(?, model_hash) WHERE id=? AND status IN ('queued','running')",
-                (finished_at, gpu_seconds, grid_key, model_hash, job_id),
+                " model_hash=COALESCE(?, model_hash) WHERE id=? AND status IN ('queued','running')"
+                " AND (? IS NULL OR attempts=?)",
+                (finished_at, gpu_seconds, grid_key, model_hash, job_id, attempt, attempt),
             )
             if cur.rowcount == 0:
                 return False
@@ -286,15 +305,21 @@ class SQLiteStore:
         return True
 
     async def finish_unsuccessful(
-        self, job_id: str, status: JobStatus, *, finished_at: float, error: Problem | None = None
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        finished_at: float,
+        error: Problem | None = None,
+        attempt: int | None = None,
     ) -> bool:
         """Failed or cancelled: the reservation is released, nothing is charged."""
         assert status in (JobStatus.FAILED, JobStatus.CANCELLED)
         async with self.transaction() as db:
             cur = await db.execute(
                 "UPDATE jobs SET status=?, finished_at=?, error=?"
-                " WHERE id=? AND status IN ('queued','running')",
-                (status.value, finished_at, _error_column(error), job_id),
+                " WHERE id=? AND status IN ('queued','running') AND (? IS NULL OR attempts=?)",
+                (status.value, finished_at, _error_column(error), job_id, attempt, attempt),
             )
             if cur.rowcount == 0:
                 return False
@@ -309,6 +334,29 @@ class SQLiteStore:
             f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status='queued' ORDER BY created_at, rowid"
         )
         return [_job_from_row(row) for row in rows]
+
+    async def unfinished(self) -> list[Job]:
+        rows = await self._fetchall(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('queued', 'running')"
+            " ORDER BY created_at, rowid"
+        )
+        return [_job_from_row(row) for row in rows]
+
+    async def queued_counts(self, user_id: int) -> tuple[int, int]:
+        row = await self._fetchone(
+            "SELECT COALESCE(SUM(user_id=?), 0), COUNT(*) FROM jobs WHERE status='queued'", (user_id,)
+        )
+        return int(row[0]), int(row[1])
+
+    async def get_jobs(self, job_ids: Sequence[str]) -> list[Job]:
+        ids = list(dict.fromkeys(job_ids))
+        if not ids:
+            return []
+        rows = await self._fetchall(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id IN ({', '.join('?' * len(ids))})", ids
+        )
+        found = {job.id: job for job in await self._with_images([_job_from_row(row) for row in rows])}
+        return [found[i] for i in ids if i in found]
 
     async def get_job(self, job_id: str) -> Job | None:
         row = await self._fetchone(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id=?", (job_id,))
@@ -464,86 +512,3 @@ class SQLiteStore:
                 " ON CONFLICT (key) DO UPDATE SET value=excluded.value",
                 (key, json.dumps(value)),
             )
-
-
-def _job_row(job: Job) -> tuple[Any, ...]:
-    return (
-        job.id,
-        job.owner.user_id,
-        job.owner.guild_id,
-        job.owner.channel_id,
-        json.dumps(list(job.owner.role_ids)),
-        job.priority,
-        json.dumps(job.request.to_dict()),
-        job.status.value,
-        job.created_at,
-        job.started_at,
-        job.finished_at,
-        job.gpu_seconds,
-        _error_column(job.error),
-        job.model_name,
-        job.model_hash,
-        job.grid_key,
-        job.parent_id,
-        json.dumps(job.meta),
-        job.attempts,
-    )
-
-
-def _job_from_row(row: Sequence[Any]) -> Job:
-    (
-        job_id,
-        user_id,
-        guild_id,
-        channel_id,
-        role_ids,
-        priority,
-        request,
-        status,
-        created_at,
-        started_at,
-        finished_at,
-        gpu_seconds,
-        error,
-        model_name,
-        model_hash,
-        grid_key,
-        parent_id,
-        meta,
-        attempts,
-    ) = row
-    return Job(
-        id=job_id,
-        owner=JobOwner(user_id, guild_id, channel_id, tuple(json.loads(role_ids))),
-        request=GenerationRequest.from_dict(json.loads(request)),
-        status=JobStatus(status),
-        created_at=created_at,
-        started_at=started_at,
-        finished_at=finished_at,
-        gpu_seconds=gpu_seconds,
-        error=_error_from_column(error),
-        model_name=model_name,
-        model_hash=model_hash,
-        grid_key=grid_key,
-        parent_id=parent_id,
-        meta=json.loads(meta),
-        priority=priority,
-        attempts=attempts,
-    )
-
-
-def _error_column(problem: Problem | None) -> str | None:
-    return None if problem is None else json.dumps(problem.to_dict())
-
-
-def _error_from_column(text: str | None) -> Problem | None:
-    """A problem back from its JSON; plain text from an older version becomes a `legacy` problem."""
-    if text is None:
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("code"), str):
-        return Problem.from_dict(data)
-    return Problem(LEGACY_ERROR, text=text)

@@ -1,5 +1,6 @@
-"""The job store through its `Store` protocol (a PostgreSQL store can take the same `store` fixture),
-then what only SQLite has: migrations, and databases written by older versions."""
+"""The job store through its `Store` protocol, on SQLite and on PostgreSQL (a real server the test
+run starts: tests/helpers/cluster_fixtures.py), then what only one of them has: SQLite's
+migrations of databases written by older versions, PostgreSQL's submit keys and previews."""
 
 from __future__ import annotations
 
@@ -15,11 +16,22 @@ from generation.problems import Problem
 from generation.requests.request import GenerationRequest
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 async def store(request, tmp_path):
-    opened: Store = await SQLiteStore.open(tmp_path / "jobs.sqlite3")
-    yield opened
-    await opened.close()
+    if request.param == "postgres":
+        from generation.cluster.localpg import create_database, drop_database
+        from generation.jobs.store.postgres import PostgresStore
+
+        server = request.getfixturevalue("postgres_server")  # (pg_url is async: not from here)
+        name = f"store_{tmp_path.name[-40:].lower()}".replace("-", "_")
+        opened: Store = await PostgresStore.open(await create_database(server, name))
+        yield opened
+        await opened.close()
+        await drop_database(server, name)
+    else:
+        opened = await SQLiteStore.open(tmp_path / "jobs.sqlite3")
+        yield opened
+        await opened.close()
 
 
 def job(job_id: str, *, user: int = 1, created: float = 100.0, **kw) -> Job:
@@ -147,6 +159,48 @@ async def test_user_settings_replace_and_delete(store):
     assert await store.user_settings(2) == {"style": "ink"}
 
 
+async def test_claim_numbers_attempts_and_a_late_attempt_is_discarded(store):
+    """The dispatcher's guard: a claim starts only queued jobs and counts the attempt; a finish
+    that names an attempt lands only while it is the job's latest, and charges once."""
+    await store.insert_job(job("aaaa"), reserve_seconds=3.0)
+    await store.insert_job(job("bbbb", created=101.0))
+    assert await store.claim(["aaaa", "bbbb", "nope"], started_at=5.0, model_name="tiny") == {
+        "aaaa": 1,
+        "bbbb": 1,
+    }
+    assert await store.claim(["aaaa"], started_at=6.0, model_name="tiny") == {}  # running already
+    await store.mark_queued(["aaaa"])  # its worker was lost: back to the queue
+    assert await store.claim(["aaaa"], started_at=7.0, model_name="tiny") == {"aaaa": 2}
+    late = {"grid_key": None, "images": [JobImage(0, 7, "aaaa/0.png")], "charge_day": "d1"}
+    assert not await store.finish_done("aaaa", finished_at=8.0, gpu_seconds=9.0, attempt=1, **late)
+    assert not await store.finish_unsuccessful("aaaa", JobStatus.FAILED, finished_at=8.0, attempt=1)
+    assert (await store.get_job("aaaa")).status is JobStatus.RUNNING
+    assert await store.charge_of("aaaa") is None and await store.reservation_of("aaaa") == 3.0
+    assert await store.finish_done("aaaa", finished_at=9.0, gpu_seconds=2.0, attempt=2, **late)
+    assert not await store.finish_done("aaaa", finished_at=9.5, gpu_seconds=4.0, attempt=2, **late)
+    assert await store.charge_of("aaaa") == 2.0 and await store.quota_rows(1, "d1") == (
+        2.0,
+        0,
+        0,
+        None,
+        False,
+    )
+    done = await store.get_job("aaaa")
+    assert (done.status, done.attempts, done.images) == (JobStatus.DONE, 2, (JobImage(0, 7, "aaaa/0.png"),))
+
+
+async def test_unfinished_counts_and_several_jobs_at_once(store):
+    for n, (user, created) in enumerate([(1, 3.0), (2, 1.0), (1, 2.0), (1, 4.0)]):
+        await store.insert_job(job(f"j{n}", user=user, created=created))
+    await store.claim(["j3"], started_at=5.0, model_name=None)
+    await store.finish_unsuccessful("j0", JobStatus.CANCELLED, finished_at=6.0)
+    assert [j.id for j in await store.unfinished()] == ["j1", "j2", "j3"]  # submit order, none changed
+    assert (await store.get_job("j3")).status is JobStatus.RUNNING
+    assert await store.queued_counts(1) == (1, 2) and await store.queued_counts(3) == (0, 2)
+    assert [j.id for j in await store.get_jobs(["j2", "nope", "j0", "j2"])] == ["j2", "j0"]
+    assert await store.get_jobs([]) == []
+
+
 # -- SQLite only ----------------------------------------------------------------------------------
 
 
@@ -186,3 +240,91 @@ async def test_a_version_1_database_is_migrated_and_its_old_rows_still_read(tmp_
     again = await SQLiteStore.open(path)  # applied once, then left alone
     assert await again.schema_version() == 3
     await again.close()
+
+
+# -- PostgreSQL only ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def pg_store(pg_url):
+    from generation.jobs.store.postgres import PostgresStore
+
+    opened = await PostgresStore.open(pg_url)
+    yield opened
+    await opened.close()
+
+
+async def test_postgres_submit_is_idempotent_on_its_key_and_notifies_on_commit(pg_store, pg_url):
+    import asyncio
+
+    import asyncpg
+
+    heard: list[str] = []
+    listener = await asyncpg.connect(pg_url)
+    await listener.add_listener("t_submit", lambda *args: heard.append(args[3]))
+    try:
+        first = await pg_store.submit_job(job("aaaa"), reserve_seconds=3.0, key="ix:1", notify="t_submit")
+        again = await pg_store.submit_job(job("bbbb"), reserve_seconds=3.0, key="ix:1", notify="t_submit")
+        other = await pg_store.submit_job(job("aaaa", user=2), key="ix:2", notify="t_submit")
+        for _ in range(100):
+            if len(heard) >= 2:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await listener.close()
+    assert again.id == first.id == "aaaa" and other.id != "aaaa"  # the same key: the same job
+    assert [j.id for j in await pg_store.unfinished()] == ["aaaa", other.id]
+    assert await pg_store.quota_rows(1, "d1") == (0, 3.0, 0, None, False)  # reserved once
+    assert heard == ["aaaa", other.id]  # the retried submit announced nothing
+
+
+async def test_postgres_concurrent_finishes_charge_once(pg_store, pg_url):
+    """Two writers finishing the same job at the same moment (a dispatcher and a late one):
+    one lands, the other is refused by the row's guard, and one charge row exists."""
+    import asyncio
+
+    from generation.jobs.store.postgres import PostgresStore
+
+    second = await PostgresStore.open(pg_url)
+    try:
+        for n in range(10):
+            await pg_store.insert_job(job(f"j{n}"), reserve_seconds=1.0)
+        await pg_store.claim([f"j{n}" for n in range(10)], started_at=1.0, model_name="tiny")
+        results = await asyncio.gather(
+            *(
+                writer.finish_done(
+                    f"j{n}", finished_at=2.0, gpu_seconds=1.5, grid_key=None, images=[], charge_day="d1"
+                )
+                for n in range(10)
+                for writer in (pg_store, second)
+            )
+        )
+    finally:
+        await second.close()
+    assert sum(results) == 10
+    assert await pg_store.charges([f"j{n}" for n in range(10)]) == {f"j{n}": 1 for n in range(10)}
+    assert await pg_store.quota_rows(1, "d1") == (15.0, 0, 0, None, False)
+
+
+async def test_postgres_previews_are_kept_while_a_job_runs(pg_store):
+    await pg_store.insert_job(job("aaaa"))
+    await pg_store.put_preview("aaaa", 1, 4, b"first", 1.0)
+    await pg_store.put_preview("aaaa", 2, 4, b"second", 2.0)
+    assert await pg_store.preview("aaaa") == b"second"
+    await pg_store.finish_unsuccessful("aaaa", JobStatus.CANCELLED, finished_at=3.0)
+    assert await pg_store.preview("aaaa") is None
+    await pg_store.put_preview("aaaa", 3, 4, b"late", 4.0)  # a finished job keeps none
+    assert await pg_store.preview("aaaa") is None
+
+
+async def test_postgres_migrates_once_when_processes_open_it_together(pg_url):
+    import asyncio
+
+    from generation.jobs.store.postgres import MIGRATIONS_DIR, PostgresStore
+
+    stores = await asyncio.gather(*(PostgresStore.open(pg_url) for _ in range(3)))
+    try:
+        versions = {await s.schema_version() for s in stores}
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+    assert versions == {len(list(MIGRATIONS_DIR.glob("*.sql")))}
