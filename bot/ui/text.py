@@ -763,6 +763,9 @@ PROBLEMS: dict[str, Template] = {
     WorkerProblem.SOURCE_UNREADABLE: (
         "The source image could not be read ({detail}). Attach a PNG or JPEG image and try again."
     ),
+    WorkerProblem.MASK_UNREADABLE: (
+        "The mask of this edit could not be read ({detail}). Pick the region again and try again."
+    ),
     WorkerProblem.MODEL_NOT_LOADED: (
         "The model {model} could not be loaded: {detail}. Ask an admin, or pick another model."
     ),
