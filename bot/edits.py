@@ -202,7 +202,7 @@ async def edit_request(
     typed = typed_in(source.request, edit.prompt, strength, settings.defaults)
     if edit.prompt is not None:
         meta["prompt"] = edit.prompt
-    options = {"strength": typed.strength, "count": typed.count}
+    strength, count = typed.strength, typed.count
     if edit.kind is EditKind.REGION:
         if edit.cells:
             meta |= {"cells": list(edit.cells), "grid": edit.grid}
@@ -211,15 +211,21 @@ async def edit_request(
             size = output_size(source.request)
             mask = await asyncio.to_thread(cells_mask_png, size, edit.cells, edit.grid)
         meta["mask_key"] = await service.put_upload(mask)  # read into the batch like the source
-        request = region_of(typed.request, source.image, meta["mask_key"], settings, **options)
+        request = region_of(
+            typed.request, source.image, meta["mask_key"], settings, strength=strength, count=count
+        )
     elif edit.kind is EditKind.ZOOM:
         assert edit.factor is not None
         meta["factor"] = edit.factor
-        request = zoom_out_of(typed.request, source.image, edit.factor, settings, **options)
+        request = zoom_out_of(
+            typed.request, source.image, edit.factor, settings, strength=strength, count=count
+        )
     else:
         assert edit.direction is not None
         meta["direction"] = edit.direction
-        request = pan_of(typed.request, source.image, edit.direction, settings, **options)
+        request = pan_of(
+            typed.request, source.image, edit.direction, settings, strength=strength, count=count
+        )
     if typed.seed != RANDOM_SEED:
         request = request.replace(seed=typed.seed)
     meta["mode"] = request.mode.value
