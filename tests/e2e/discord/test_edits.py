@@ -179,3 +179,27 @@ async def test_vary_takes_a_mask_white_is_repainted(env):
     dark = server.add_attachment(png(Image.new("L", (32, 32), 20)), "dark.png")
     refused = await server.slash("vary", {"job": job.id, "mask": dark})
     assert "all dark" in (await refused.wait_followup()).content
+
+
+async def test_an_edit_result_is_upscaled_varied_and_zoomed_again(env):
+    server = env.server
+    message, up = await upscaled(env)
+    zoomed = await env.result(await server.click(f"ed:z:{up.id}:0", message))
+    zoom = await env.job_for(zoomed)
+    assert "(zoom out 2x)" in zoomed.content and zoom.request.size == (256, 256)
+    ids = zoomed.custom_ids()
+    assert {f"img:u:{zoom.id}:3", f"img:v:{zoom.id}:0", f"img:r:{zoom.id}:0"} <= set(ids)  # a grid's buttons
+
+    varied = await env.job_for(await env.result(await server.click(f"img:v:{zoom.id}:1", zoomed)))
+    assert varied.request.mode is Mode.IMG2IMG and varied.request.source_image == zoom.images[1].key
+    assert varied.request.edit is None
+    rerolled = await env.job_for(await env.result(await server.click(f"img:r:{zoom.id}:0", zoomed)))
+    assert rerolled.request.mode is Mode.OUTPAINT and rerolled.request.edit == zoom.request.edit
+    assert rerolled.request.size == (256, 256) and rerolled.request.seed != zoom.request.seed
+
+    again_message = await env.result(await server.click(f"img:u:{zoom.id}:0", zoomed))
+    again = await env.job_for(again_message)
+    assert again.request.mode is Mode.UPSCALE and again.request.edit is None
+    assert f"ed:z:{again.id}:0" in again_message.custom_ids()  # the upscale can be zoomed again
+    pan = await env.job_for(await env.result(await server.click(f"ed:r:{again.id}:0", again_message)))
+    assert pan.request.mode is Mode.OUTPAINT and pan.request.size == (768, 512)  # 512x512, panned right
