@@ -91,47 +91,10 @@ _LOCK = threading.RLock()  # one call at a time touches a model's scheduler, VAE
 
 
 def generate(
-    model: LoadedModel,
-    requests: Sequence[GenerationRequest],
-    *,
-    on_progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-    want_preview: bool = False,
-    settings: ModelSettings | None = None,
-    upscaler_path: Path | str | None = None,
-    batch_invariant: bool | None = None,
-    sources: Sequence[Image.Image | None] | None = None,
-    masks: Sequence[Image.Image | None] | None = None,
-    assets: AssetLibrary | None = None,
+    model: LoadedModel, requests: Sequence[GenerationRequest], **options: Any
 ) -> list[list[Image.Image]]:
-    """Run compatible requests in one go; one list of RGB images per request (`count` each, upscale 1).
-
-    `sources` holds one source image per request for img2img and upscale (None entries, or no
-    `sources` at all: the file at `request.source_image` is opened); `masks` likewise holds one mask
-    per inpaint request (white repaints; else the file at `request.edit.mask`). `upscaler_path` is the
-    ESRGAN-family `.pth` for upscales; when None, `settings.upscaler` is looked up beside the model
-    (in the models directory). Raises `Cancelled` when `cancel` is set.
-
-    `batch_invariant` runs the UNet one image at a time inside the batched call, so an image is
-    bit-identical whatever it was batched with. None: `settings.batch_invariant`.
-
-    `assets` holds the LoRA, embedding and VAE folders (None: `Lora/`, `embeddings/` and `VAE/`
-    beside the model). A LoRA or VAE that cannot be used raises its `Problem` (`UnknownAsset`,
-    `lora.wrong_arch`, ...). `generate_result` also returns what each request applied.
-    """
-    return generate_result(
-        model,
-        requests,
-        on_progress=on_progress,
-        cancel=cancel,
-        want_preview=want_preview,
-        settings=settings,
-        upscaler_path=upscaler_path,
-        batch_invariant=batch_invariant,
-        sources=sources,
-        masks=masks,
-        assets=assets,
-    ).images
+    """`generate_result`'s images alone (the same keyword arguments)."""
+    return generate_result(model, requests, **options).images
 
 
 @dataclass
@@ -154,7 +117,22 @@ def generate_result(
     masks: Sequence[Image.Image | None] | None = None,
     assets: AssetLibrary | None = None,
 ) -> GenerationResult:
-    """`generate`, with what each request applied (see `generate` for the arguments)."""
+    """Run compatible requests in one go; one list of RGB images per request (`count` each, upscale 1)
+    and what each applied.
+
+    `sources` holds one source image per request for img2img and upscale (None entries, or no
+    `sources` at all: the file at `request.source_image` is opened); `masks` likewise holds one mask
+    per inpaint request (white repaints; else the file at `request.edit.mask`). `upscaler_path` is the
+    ESRGAN-family `.pth` for upscales; when None, `settings.upscaler` is looked up beside the model
+    (in the models directory). Raises `Cancelled` when `cancel` is set.
+
+    `batch_invariant` runs the UNet one image at a time inside the batched call, so an image is
+    bit-identical whatever it was batched with. None: `settings.batch_invariant`.
+
+    `assets` holds the LoRA, embedding and VAE folders (None: `Lora/`, `embeddings/` and `VAE/`
+    beside the model). A LoRA or VAE that cannot be used raises its `Problem` (`UnknownAsset`,
+    `lora.wrong_arch`, ...). The result also holds what each request applied.
+    """
     settings = settings or ModelSettings()
     requests = list(requests)
 

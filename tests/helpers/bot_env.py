@@ -87,12 +87,17 @@ class BotEnv:
     bot: ImagineBot | None = None
     task: asyncio.Task[None] | None = None
 
+    service_class: Any = JobService  # or ClusterService: anything with `open(settings, runner=)`
+    ready_timeout: float = 20.0
+
     async def start(self) -> BotEnv:
-        self.service = await JobService.open(self.settings, runner=self.runner)
+        self.service = await self.service_class.open(self.settings, runner=self.runner)
         self.bot = self.bot_class(self.settings, self.discord_settings, self.service)
         self.task = asyncio.create_task(self.bot.start(self.server.token), name="bot")
         ready = asyncio.create_task(self.bot.wait_until_ready())
-        done, _ = await asyncio.wait({ready, self.task}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {ready, self.task}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if ready not in done:
             ready.cancel()
             if self.task in done:

@@ -8,7 +8,6 @@ actors of the test run's Ray; the images are flat colours, so the flow, not the 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import uuid
 
 import discord
@@ -26,37 +25,21 @@ from tests.helpers.cluster_env import cluster_settings
 pytestmark = pytest.mark.timeout(180)
 
 
-@dataclasses.dataclass
-class ClusterBotEnv(BotEnv):
-    """A bot process on the cluster: its service is a ClusterService; stopping it leaves the
-    cluster running (as a bot's restart does)."""
-
-    async def start(self) -> ClusterBotEnv:
-        self.service = await ClusterService.open(self.settings, runner=self.runner)
-        self.bot = self.bot_class(self.settings, self.discord_settings, self.service)
-        return await self._connect()
-
-    async def _connect(self) -> ClusterBotEnv:
-        import asyncio
-
-        self.task = asyncio.create_task(self.bot.start(self.server.token), name="bot")
-        ready = asyncio.create_task(self.bot.wait_until_ready())
-        done, _ = await asyncio.wait({ready, self.task}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-        if ready not in done:
-            ready.cancel()
-            if self.task in done:
-                self.task.result()
-            raise TimeoutError("the bot did not become ready")
-        return self
-
-
 @contextlib.asynccontextmanager
 async def cluster_bot(tmp_path, pg_url):
     saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     async with LocalDiscord() as server:
         base = make_settings(tmp_path, tmp_path / "models")
         settings = cluster_settings(tmp_path, pg_url, workers=1, base=base)
-        env = ClusterBotEnv(server, settings, make_discord_settings(server), fake_runner())
+        # Stopping it leaves the cluster running, as a bot's restart does.
+        env = BotEnv(
+            server,
+            settings,
+            make_discord_settings(server),
+            fake_runner(),
+            service_class=ClusterService,
+            ready_timeout=30,
+        )
         try:
             await env.start()
             yield env
@@ -107,14 +90,10 @@ async def test_imagine_buttons_and_a_restart_through_the_cluster(tmp_path, pg_ur
 async def test_python_m_bot_runs_on_the_cluster_its_config_names(tmp_path, pg_url, ray_session):
     """`python -m bot` with `[cluster] mode = "ray"` joins the Ray the config names, starts the
     dispatcher there and answers as usual."""
-    import asyncio
-    import os
-    import sys
-
     import ray
 
     from generation.cluster import runtime
-    from tests.e2e.restart.test_bot_restart import ROOT, stop
+    from tests.helpers.bot_process import python_m_bot, stop
 
     name = f"t{uuid.uuid4().hex[:10]}"
 
@@ -128,23 +107,7 @@ async def test_python_m_bot_runs_on_the_cluster_its_config_names(tmp_path, pg_ur
         f'[store]\nurl = "{pg_url}"\n'
     )
     async with LocalDiscord(token="env.token") as server:
-        env = {
-            **os.environ,
-            "DISCORD_TOKEN": "env.token",
-            "DISCORD_API_BASE": server.api_base,
-            "DISCORD_GATEWAY_URL": server.gateway_url,
-        }
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "--config",
-            str(config),
-            env=env,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=(tmp_path / "bot.log").open("wb"),
-        )
+        child = await python_m_bot(server, config, tmp_path / "bot.log")
         try:
             await server.wait_for_session(timeout=90)
             await server.wait_for(lambda: server.commands(), 60, "the commands to be synced")

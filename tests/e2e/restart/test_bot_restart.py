@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import sys
 from pathlib import Path
 
 from localcord import LocalDiscord
 from tests.helpers.bot_env import is_result, job_id_of
+from tests.helpers.bot_process import python_m_bot, stop
 
 CHILD = Path(__file__).resolve().parents[2] / "helpers" / "bot_child.py"
-ROOT = CHILD.parents[2]
-
-
-async def stop(child: asyncio.subprocess.Process) -> None:
-    """SIGTERM, then SIGKILL if the bot has not shut down within 15 s."""
-    child.terminate()
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(child.wait(), 15)
-    if child.returncode is None:
-        child.kill()
-        await child.wait()
 
 
 async def spawn(
@@ -79,23 +67,7 @@ async def test_python_m_bot_uses_the_env_urls_and_token(tmp_path):
         '[models]\ndefault = "tiny"\n'
     )
     async with LocalDiscord(token="env.token") as server:
-        env = {
-            **os.environ,
-            "DISCORD_TOKEN": "env.token",
-            "DISCORD_API_BASE": server.api_base,
-            "DISCORD_GATEWAY_URL": server.gateway_url,
-        }
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "--config",
-            str(config),
-            env=env,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=(tmp_path / "bot.log").open("wb"),
-        )
+        child = await python_m_bot(server, config, tmp_path / "bot.log")
         try:
             await server.wait_for_session(timeout=60)
             await server.wait_for(lambda: server.commands(), 30, "the commands to be synced")

@@ -56,14 +56,6 @@ def loaded(pipe) -> LoadedModel:
     return LoadedModel("tiny", entry, pipe, Arch.SD1, None, CPU, torch.float32)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def plain():
     """The tiny model as loaded, no fast paths: what the accelerated ones are compared with."""

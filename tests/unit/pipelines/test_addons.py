@@ -25,14 +25,6 @@ from generation.settings import ModelSettings
 from tests.unit.pipelines.test_engine import build_tiny_sdxl
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
     """A models folder: the tiny model, LoRAs, embeddings and VAEs made for it."""

@@ -24,14 +24,6 @@ from generation.requests.request import GenerationRequest
 from tests.unit.pipelines.test_engine import build_tiny_sdxl
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def loaded(pipe, arch=Arch.SD1, name="tiny") -> LoadedModel:
     pipe.set_progress_bar_config(disable=True)
     entry = ModelEntry(name, f"/nonexistent/{name}", "diffusers")

@@ -15,14 +15,6 @@ from generation.requests.request import Edit, GenerationRequest, Mode, Pan
 from generation.requests.samplers import estimate_steps
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def picture():
     """A 64x64 picture with structure everywhere, so any repainted pixel shows."""

@@ -46,14 +46,6 @@ def same(a: Image.Image, b: Image.Image) -> bool:
     return a.size == b.size and bool((pixels(a) == pixels(b)).all())
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the machine is shared; tiny tensors gain nothing from threads
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(autouse=True)
 def no_cached_upscaler(tiny_loaded):
     tiny_loaded.derived.pop("upscaler", None)
