@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
@@ -14,11 +13,9 @@ from discord.ext import commands
 from bot import sync
 from bot.buttons import ResultButton
 from bot.delivery import Delivery
-from bot.replies import fail
+from bot.replies import answer_error
 from bot.settings import DiscordSettings
-from bot.ui import text
 from generation.jobs.service import JobService
-from generation.problems import Problem
 from generation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,15 +48,7 @@ class ImagineTree(app_commands.CommandTree):
         if isinstance(error, app_commands.CheckFailure):
             return  # the check has told the user already
         name = interaction.command.qualified_name if interaction.command else "?"
-        cause = getattr(error, "original", error)
-        if isinstance(cause, Problem):  # a refusal the command did not catch (a full disk): word it
-            log.warning("command %s: %s", name, cause)
-            message = text.describe(cause)
-        else:  # a bug must not leave the user staring at "thinking...": say so, log the rest
-            log.error("command %s failed", name, exc_info=error)
-            message = text.UNKNOWN_PROBLEM
-        with contextlib.suppress(discord.HTTPException):
-            await fail(interaction, message)
+        await answer_error(interaction, getattr(error, "original", error), f"command {name}")
 
 
 class ImagineBot(commands.Bot):

@@ -17,7 +17,7 @@ from bot import remix, strengths, submit
 from bot.access import Viewer, may_manage, may_see
 from bot.meta import DeliveryMeta, upscale_depth
 from bot.prefs import results_by_dm
-from bot.replies import defer, fail, reply
+from bot.replies import answers_errors, defer, fail, reply
 from bot.ui import text
 from generation.images.metadata import format_parameters
 from generation.jobs.types import Job, JobStatus
@@ -62,6 +62,7 @@ class ResultButton(discord.ui.DynamicItem[discord.ui.Button], template=CUSTOM_ID
     ) -> ResultButton:
         return cls(match["action"], match["job"], int(match["index"]))
 
+    @answers_errors
     async def callback(self, interaction: discord.Interaction) -> None:
         await handle(interaction, self.action, self.job_id, self.index)
 

@@ -20,7 +20,7 @@ from bot.access import visible_job
 from bot.edits import MAX_ZOOM, PANS, ZOOMS, EditInput, EditKind, EditSource, edit_text, submit_edit
 from bot.prefs import load_prefs, results_by_dm
 from bot.region import open_region_picker
-from bot.replies import defer, fail
+from bot.replies import answers_errors, defer, fail
 from bot.ui import text
 from generation.jobs.types import Job
 from generation.requests.followups import NoSuchImage
@@ -70,6 +70,7 @@ class EditButton(discord.ui.DynamicItem[discord.ui.Button], template=CUSTOM_ID):
     ) -> EditButton:
         return cls(match["action"], match["job"], int(match["index"]))
 
+    @answers_errors
     async def callback(self, interaction: discord.Interaction) -> None:
         await handle_edit(interaction, self.action, self.job_id, self.index)
 

@@ -25,6 +25,7 @@ from bot.prefs import (
     load_prefs,
     save_prefs,
 )
+from bot.replies import answers_errors
 from bot.ui import text
 from bot.ui.fit import fitted
 from generation.requests.numbers import format_number
@@ -131,6 +132,7 @@ class PrefSelect(
     ) -> PrefSelect:
         return cls(item, match["field"], int(match["user"]))
 
+    @answers_errors
     async def callback(self, interaction: discord.Interaction) -> None:
         if await _not_yours(interaction, self.user_id):
             return
@@ -167,6 +169,7 @@ class PrefButton(
     ) -> PrefButton:
         return cls(item, match["field"], int(match["user"]))
 
+    @answers_errors
     async def callback(self, interaction: discord.Interaction) -> None:
         if await _not_yours(interaction, self.user_id):
             return

@@ -28,7 +28,7 @@ from bot.edits import (
     submit_edit,
 )
 from bot.prefs import results_by_dm
-from bot.replies import defer, fail, reply
+from bot.replies import answers_errors, defer, fail, reply
 from bot.ui import text
 from bot.ui.region_grid import grid_overlay
 from bot.ui.uploads import Upload
@@ -112,6 +112,7 @@ class RegionSelect(discord.ui.DynamicItem[discord.ui.Select], template=SELECT_ID
     ) -> RegionSelect:
         return cls(item, match["job"], int(match["index"]))
 
+    @answers_errors
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: ImagineBot = interaction.client  # type: ignore[assignment]
         values = (interaction.data or {}).get("values") or []

@@ -7,14 +7,21 @@ deleted only after its replacement was accepted, so the user never ends up with 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import discord
 
 from bot.ui import text
 from bot.ui.fit import fitted
+from generation.problems import Problem
 
 log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
 
 
 async def defer(interaction: discord.Interaction, *, ephemeral: bool = False) -> None:
@@ -61,3 +68,32 @@ async def fail(interaction: discord.Interaction, message: str) -> None:
         await interaction.delete_original_response()
     except discord.HTTPException as exc:  # the private answer is there; the note may stay
         log.info("could not delete the public note: %s", exc)
+
+
+async def answer_error(interaction: discord.Interaction, error: BaseException, where: str) -> None:
+    """Answer for an error no handler caught, so nobody is left with "This interaction failed" or a
+    message thinking forever: a Problem (a full disk) in its own words, anything else as a bug."""
+    if isinstance(error, Problem):
+        log.warning("%s: %s", where, error)
+        message = text.describe(error)
+    else:
+        log.error("%s failed", where, exc_info=error)
+        message = text.UNKNOWN_PROBLEM
+    with contextlib.suppress(discord.HTTPException):
+        await fail(interaction, message)
+
+
+def answers_errors(
+    callback: Callable[[Item, discord.Interaction], Awaitable[None]],
+) -> Callable[[Item, discord.Interaction], Awaitable[None]]:
+    """For a component's callback: discord.py only logs what a `DynamicItem`'s callback raises."""
+
+    @functools.wraps(callback)
+    async def run(item: Item, interaction: discord.Interaction) -> None:
+        try:
+            await callback(item, interaction)
+        except Exception as error:
+            custom_id: Any = (interaction.data or {}).get("custom_id")
+            await answer_error(interaction, error, f"the component {custom_id}")
+
+    return run

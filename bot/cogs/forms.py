@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -11,8 +10,7 @@ import discord
 from discord.ext import commands
 
 from bot import forms
-from bot.replies import fail
-from bot.ui import text
+from bot.replies import answer_error
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -28,11 +26,9 @@ class Forms(commands.Cog):
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         try:
             await forms.dispatch(interaction)
-        except Exception:
+        except Exception as error:
             custom_id = (interaction.data or {}).get("custom_id")
-            log.exception("the form %s failed", custom_id)
-            with contextlib.suppress(discord.HTTPException):
-                await fail(interaction, text.UNKNOWN_PROBLEM)
+            await answer_error(interaction, error, f"the form {custom_id}")
 
 
 async def setup(bot: ImagineBot) -> None:

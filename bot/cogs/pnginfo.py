@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import submit
-from bot.replies import defer, fail, reply
+from bot.replies import answers_errors, defer, fail, reply
 from bot.ui import text
 from generation.images.reading import (
     DEFAULT_MAX_PIXELS,
@@ -78,6 +78,7 @@ class ImagineWithThese(discord.ui.DynamicItem[discord.ui.Button], template=IMAGI
     ) -> ImagineWithThese:
         return cls()
 
+    @answers_errors
     async def callback(self, interaction: discord.Interaction) -> None:
         await defer(interaction)
         bot: ImagineBot = interaction.client  # type: ignore[assignment]

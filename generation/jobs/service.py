@@ -473,8 +473,9 @@ class JobService:
         return await self.store.user_settings(user_id)
 
     async def set_user_settings(self, user_id: int, values: dict[str, Any]) -> None:
-        """Replace a user's settings (a JSON object); an empty one deletes them."""
-        await self.store.set_user_settings(user_id, dict(values), time.time())
+        """Replace a user's settings (a JSON object); an empty one deletes them. Raises
+        StoreWriteFailed."""
+        await self._write(self.store.set_user_settings(user_id, dict(values), time.time()))
 
     async def state(self, key: str, default: Any = None) -> Any:
         """A front end's own JSON value kept across restarts (the bot: its synced commands' hash)."""

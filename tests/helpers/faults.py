@@ -27,6 +27,7 @@ STORE_WRITES = frozenset(
         "set_override",
         "set_guild_setting",
         "set_state",
+        "set_user_settings",
     }
 )
 
