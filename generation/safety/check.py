@@ -88,7 +88,7 @@ class ImageCheck:
             "images": [
                 {"index": v.index, "flagged": v.flagged, "scores": dict(v.scores)} for v in self.images
             ],
-            "seconds": round(self.seconds, 4),
+            "seconds": self.seconds,
         }
         if self.error is not None:
             data["error"] = self.error
@@ -130,7 +130,7 @@ def decide(
         )
         for i, s in enumerate(scores)
     )
-    return ImageCheck(mode, detector, threshold, tuple(labels), verdicts, seconds=seconds)
+    return ImageCheck(mode, detector, threshold, tuple(labels), verdicts, seconds=round(seconds, 4))
 
 
 def failed_check(
