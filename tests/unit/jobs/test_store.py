@@ -203,9 +203,6 @@ async def test_unfinished_counts_and_several_jobs_at_once(store):
     assert await store.get_jobs([]) == []
 
 
-# -- SQLite only ----------------------------------------------------------------------------------
-
-
 async def test_the_image_check_is_written_with_the_done_job(store):
     check = decide(
         SafetyMode.BLOCK,
@@ -227,6 +224,9 @@ async def test_the_image_check_is_written_with_the_done_job(store):
     late = dataclasses.replace(check, mode=SafetyMode.OFF)
     assert not await store.finish_done("aaaa", **done, image_check=late)  # finished: the check stands
     assert (await store.get_job("aaaa")).image_check == check
+
+
+# -- SQLite only ----------------------------------------------------------------------------------
 
 
 async def test_a_version_1_database_is_migrated_and_its_old_rows_still_read(tmp_path):
