@@ -5,7 +5,8 @@ done. The detector runs on one thread of its own: off the event loop (which keep
 other job and the bot) and off the GPU worker's thread (which goes on with the next batch). One
 thread is enough: a check is tens of milliseconds an image, and two at once would only compete for
 the same cores. `check` never raises: a detector that fails, or takes longer than
-`safety.timeout`, gives a check whose images all count as flagged, with the error recorded.
+`safety.timeout`, gives a check whose images all count as flagged, with the error recorded (after
+a timeout the next checks run on a fresh thread, the stuck call left to finish on its own).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class ImageChecker:
             scores, seconds = await asyncio.wait_for(work, settings.timeout)
         except Exception as exc:  # the detector's failure must not lose the job: flag, say why
             error = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, TimeoutError):
+                self._replace_thread()
             log.warning("the image check failed (%s); its %d images count as flagged", error, len(pngs))
             return failed_check(
                 mode,
@@ -69,6 +72,12 @@ class ImageChecker:
         started = time.perf_counter()
         scores = [detector.classify(png) for png in pngs]
         return scores, time.perf_counter() - started
+
+    def _replace_thread(self) -> None:
+        """Leave a stuck detector call on its thread and check the next jobs on a fresh one, so
+        one hung image does not time out every job queued behind it."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-check")
 
     def _name(self) -> str:
         return str(getattr(self.detector, "name", type(self.detector).__name__))

@@ -117,6 +117,30 @@ async def test_a_stuck_detector_times_out_flagged_and_the_loop_keeps_going():
     assert ticks >= 5  # the event loop ran while the detector was stuck
 
 
+async def test_after_a_timeout_the_next_check_is_not_stuck_behind_it():
+    class StuckOnce(ColourDetector):
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = threading.Event()
+
+        def classify(self, png: bytes) -> Scores:
+            if self.calls == 0:
+                self.calls += 1
+                self.release.wait(30)
+            return super().classify(png)
+
+    detector = StuckOnce()
+    checker = ImageChecker(dataclasses.replace(SETTINGS, timeout=0.3), detector)
+    try:
+        first = await checker.check(SafetyMode.BLOCK, [png(BLUE)])
+        second = await checker.check(SafetyMode.BLOCK, [png(RED), png(BLUE)])
+    finally:
+        detector.release.set()
+        checker.close()
+    assert first.failed and first.error == "timed out"
+    assert not second.failed and second.flagged == (0,)  # a fresh thread: classified in time
+
+
 def test_blocked_images_are_replaced_in_the_grid_and_the_others_kept():
     picture = picture_with_placeholders([png(RED), png(BLUE), png(RED), png(BLUE)], {0, 2})
     with Image.open(io.BytesIO(picture)) as grid:
