@@ -44,6 +44,15 @@ PROMPT = "a red circle on a blue background"
 EXTRA_ROWS: list[Callable[[list[Any]], list[tuple[str, float, str]]]] = []
 
 
+def _register_extra_rows() -> None:
+    from bench.safety import detector_rows  # the image check's detector, ms per image (issue 13)
+
+    EXTRA_ROWS.append(detector_rows)
+
+
+_register_extra_rows()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(

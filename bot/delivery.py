@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.image_check import checked_content, checked_preview, checked_upload, checked_view
 from bot.meta import DeliveryMeta
 from bot.ui import text
 from bot.ui.fit import fitted
-from bot.ui.uploads import UPLOAD_MARGIN, Upload, result_upload
+from bot.ui.uploads import UPLOAD_MARGIN, Upload
 from bot.ui.views import progress_view, result_view
 from generation.jobs.events import JobEvent
 from generation.jobs.types import TERMINAL_EVENTS, Job
@@ -169,7 +170,8 @@ class JobMessage:
         elif status.kind == "running":
             content = text.running_text(request, user, status.step, status.total, status.eta)
             if status.preview and len(status.preview) <= target.filesize_limit - UPLOAD_MARGIN:
-                uploads.append(Upload(status.preview, "preview.png", target.spoiler))
+                preview = checked_preview(status.preview, job, target.spoiler)
+                uploads.extend([preview] if preview else [])
             view = progress_view(job.id)
         elif status.kind == "failed":
             reason = status.message or (text.describe(job.error) if job.error else None)
@@ -187,9 +189,8 @@ class JobMessage:
         assert target is not None
         if target.private and await self._deliver_by_dm(job):
             return
-        upload = await result_upload(self.bot.service, job, target.filesize_limit, target.spoiler)
-        view = result_view(job, self.bot.discord_settings)
-        message = await self._send(text.result_text(job), [upload] if upload else [], view, final=True)
+        content, upload, view = await self._result_parts(job, target.filesize_limit, target.spoiler)
+        message = await self._send(content, [upload] if upload else [], view, final=True)
         if message is None:
             await self._record(delivered=True)
         else:
@@ -205,12 +206,10 @@ class JobMessage:
         try:
             channel = await self.bot.create_dm(discord.Object(target.user_id))
             limit = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES  # a DM's limit, not the server's
-            upload = await result_upload(self.bot.service, job, limit, False)
+            content, upload, view = await self._result_parts(job, limit, False)
             message = await channel.send(
                 **fitted(
-                    text.with_note(text.result_text(job), target.note),
-                    files=[upload.file()] if upload else [],
-                    view=result_view(job, self.bot.discord_settings),
+                    text.with_note(content, target.note), files=[upload.file()] if upload else [], view=view
                 )
             )
         except discord.HTTPException as exc:
@@ -221,6 +220,14 @@ class JobMessage:
             with contextlib.suppress(discord.HTTPException):
                 await self._edit_through_token(text.sent_by_dm(job, message.jump_url), [], None)
         return True
+
+    async def _result_parts(
+        self, job: Job, limit: int, spoiler: bool
+    ) -> tuple[str, Upload | None, discord.ui.View]:
+        """The result's text, picture and buttons, as its image check says (bot.image_check)."""
+        upload = await checked_upload(self.bot.service, job, limit, spoiler)
+        view = checked_view(result_view(job, self.bot.discord_settings), job)
+        return checked_content(text.result_text(job), job), upload, view
 
     async def _send(
         self, content: str, uploads: list[Upload], view: discord.ui.View | None, *, final: bool

@@ -19,7 +19,7 @@ import discord
 from bot import submit
 from bot.meta import DeliveryMeta
 from bot.replies import fail
-from bot.safety import wants_spoiler
+from bot.safety import interaction_check_meta, wants_spoiler
 from bot.ui import text
 from generation.jobs.service import SubmitRefused
 from generation.jobs.types import Job
@@ -84,7 +84,10 @@ async def _submit_into(
             DeliveryMeta.for_interaction(interaction, spoiler=spoiler), message_id=message.id
         )
         return await bot.service.submit(
-            request, submit.owner_of(interaction), parent_id=parent_id, meta=meta.to_dict()
+            request,
+            submit.owner_of(interaction),
+            parent_id=parent_id,
+            meta=meta.to_dict() | await interaction_check_meta(interaction),
         )
     except submit.Refused as exc:
         await message.edit(content=str(exc))

@@ -14,7 +14,7 @@ import discord
 from bot.checks import role_ids
 from bot.meta import DeliveryMeta
 from bot.replies import fail
-from bot.safety import banned_word_in, wants_spoiler
+from bot.safety import banned_word_in, interaction_check_meta, wants_spoiler
 from bot.ui import text
 from generation.jobs.service import SubmitRefused
 from generation.jobs.types import Job, JobOwner
@@ -109,7 +109,7 @@ async def submit(
             request,
             owner_of(interaction),
             parent_id=parent_id,
-            meta=(extra_meta or {}) | meta.to_dict(),
+            meta=(extra_meta or {}) | meta.to_dict() | await interaction_check_meta(interaction),
             key=f"interaction:{interaction.id}",  # one job per interaction, however often it is sent
         )
     except Refused as exc:

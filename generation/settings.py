@@ -268,6 +268,41 @@ class VariantSettings:
         _at_least("variants.max_jobs", self.max_jobs, 1)
 
 
+IMAGE_SAFETY_MODES = ("off", "spoiler", "block")
+# NudeNet's classes that flag an image (the "exposed" ones; faces, feet and covered parts do not).
+FLAGGED_LABELS = (
+    "FEMALE_BREAST_EXPOSED",
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "BUTTOCKS_EXPOSED",
+    "ANUS_EXPOSED",
+)
+
+
+@dataclass(frozen=True)
+class SafetySettings:
+    """The image check (generation.safety): each generated image classified before it is posted."""
+
+    images: str = "off"  # off | spoiler | block: what servers that chose nothing get (/safety images)
+    exempt_nsfw: bool = (
+        True  # NSFW channels are not checked (a server can change it; a channel override wins)
+    )
+    threshold: float = 0.5  # a flagged label's score from this up flags the image
+    labels: tuple[str, ...] = FLAGGED_LABELS
+    detector_threads: int = 1  # CPU threads of the detector (0: onnxruntime's default, every core)
+    timeout: float = 30.0  # seconds a job's check may take; longer counts as a failure
+
+    def __post_init__(self) -> None:
+        _choice("safety.images", self.images, IMAGE_SAFETY_MODES)
+        if not 0 < self.threshold <= 1:
+            raise ConfigError(f"safety.threshold must be above 0 and at most 1, not {self.threshold}")
+        if not self.labels:
+            raise ConfigError("safety.labels must name at least one of the detector's classes")
+        _at_least("safety.detector_threads", self.detector_threads, 0)
+        if self.timeout <= 0:
+            raise ConfigError(f"safety.timeout must be above 0, not {self.timeout}")
+
+
 @dataclass(frozen=True)
 class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
@@ -280,6 +315,7 @@ class Settings:
     variants: VariantSettings = field(default_factory=VariantSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    safety: SafetySettings = field(default_factory=SafetySettings)
     # Tables a front end types and validates itself (FRONT_END_SECTIONS), as read: section -> table.
     front_ends: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: Path | None = None  # the file these settings came from

@@ -1,4 +1,5 @@
-"""Admin commands: /model, /quota, /queue and per-server /safety.
+"""Admin commands: /model, /quota, /queue and per-server /safety (banned words, spoilers, and the
+image check: /safety images for the server, /safety channel for one channel).
 
 `default_permissions` only hides these in the client; every call is checked here too (Manage
 Server, or an admin role or user from the config) in the cog's `interaction_check`.
@@ -6,8 +7,9 @@ Server, or an admin role or user from the config) in the cog's `interaction_chec
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
@@ -18,10 +20,18 @@ from bot.autocomplete import job_choices, matching
 from bot.bounds import within
 from bot.checks import is_admin
 from bot.replies import defer, fail, reply
-from bot.safety import BANNED_WORDS, SPOILER, normalize_word, server_words
+from bot.safety import (
+    BANNED_WORDS,
+    IMAGE_SAFETY,
+    SPOILER,
+    normalize_word,
+    server_image_safety,
+    server_words,
+)
 from bot.submit import Refused, owner_of
 from bot.ui import text
 from generation.jobs.types import JobOwner
+from generation.safety.check import SafetyMode
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -229,6 +239,55 @@ class Admin(commands.Cog):
         assert interaction.guild_id is not None
         await self.bot.service.set_guild_setting(interaction.guild_id, SPOILER, enabled)
         await reply(interaction, text.spoilers(enabled))
+
+    @safety.command(
+        name="images", description="Check generated images: off, spoiler flagged ones, or block them"
+    )
+    @app_commands.describe(
+        mode="off: not checked; spoiler: flagged images as spoilers; block: a placeholder instead",
+        nsfw_exempt="Leave NSFW channels unchecked (left out: as before, by default yes)",
+    )
+    async def safety_images(
+        self,
+        interaction: discord.Interaction,
+        mode: Literal["off", "spoiler", "block"],
+        nsfw_exempt: bool | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
+        server = await server_image_safety(self.bot.service, interaction.guild_id)
+        exempt = server.exempt_nsfw if nsfw_exempt is None else nsfw_exempt
+        server = dataclasses.replace(server, mode=SafetyMode(mode), exempt_nsfw=exempt)
+        await self.bot.service.set_guild_setting(interaction.guild_id, IMAGE_SAFETY, server.to_dict())
+        defaults = self.bot.settings.safety
+        await reply(
+            interaction,
+            text.image_check_server(
+                mode,
+                defaults.exempt_nsfw if exempt is None else exempt,
+                {k: v.value for k, v in server.channels.items()},
+            ),
+        )
+
+    @safety.command(name="channel", description="A channel's own image check, over the server's")
+    @app_commands.describe(
+        mode="off, spoiler or block for this channel; server: follow the server's setting again",
+        channel="The channel (left out: this one)",
+    )
+    async def safety_channel(
+        self,
+        interaction: discord.Interaction,
+        mode: Literal["off", "spoiler", "block", "server"],
+        channel: discord.TextChannel | discord.Thread | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
+        channel_id = channel.id if channel is not None else interaction.channel_id
+        assert channel_id is not None
+        server = await server_image_safety(self.bot.service, interaction.guild_id)
+        own = None if mode == "server" else SafetyMode(mode)
+        server = server.with_channel(channel_id, own)
+        await self.bot.service.set_guild_setting(interaction.guild_id, IMAGE_SAFETY, server.to_dict())
+        server_mode = server.mode or SafetyMode(self.bot.settings.safety.images)
+        await reply(interaction, text.image_check_channel(channel_id, mode if own else None, server_mode))
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -13,11 +13,11 @@ from discord.ext import commands
 from bot.access import Viewer, may_see, visible
 from bot.autocomplete import job_choices
 from bot.cogs import pnginfo
+from bot.image_check import checked_content, checked_upload, checked_view
 from bot.replies import defer, fail, reply
 from bot.safety import wants_spoiler
 from bot.submit import owner_of
 from bot.ui import text
-from bot.ui.uploads import result_upload
 from bot.ui.views import result_view
 from generation.jobs.types import JobStatus
 
@@ -42,12 +42,12 @@ class Show(commands.Cog):
             await reply(interaction, text.job_not_done(found, where[0] if where else None))
             return
         spoiler = await wants_spoiler(interaction, self.bot.service, self.bot.discord_settings)
-        upload = await result_upload(self.bot.service, found, interaction.filesize_limit, spoiler)
+        upload = await checked_upload(self.bot.service, found, interaction.filesize_limit, spoiler)
         await reply(
             interaction,
-            text.result_text(found),
+            checked_content(text.result_text(found), found),
             attachments=[upload.file()] if upload else [],
-            view=result_view(found, self.bot.discord_settings),
+            view=checked_view(result_view(found, self.bot.discord_settings), found),
         )
 
     @show.autocomplete("job")

@@ -25,6 +25,7 @@ from generation.workers.protocol import WorkerInfo, WorkerProblem
 
 if TYPE_CHECKING:
     from generation.jobs.quotas import QuotaStatus
+    from generation.safety.check import ImageCheck
 
 Template = str | Callable[[Mapping[str, Any]], str]
 
@@ -954,6 +955,8 @@ def job_info(job: Job, parameters: str) -> str:
         lines.append(f"GPU time {job.gpu_seconds:.1f} s")
     if job.error:
         lines.append(f"Error: {describe(job.error)}")
+    if job.image_check is not None:
+        lines.extend(image_check_lines(job.image_check))
     body = parameters if len(parameters) < 1500 else parameters[:1499] + "…"
     body = body.replace("```", "'''")
     return "\n".join(lines) + f"\n```\n{body}\n```"
@@ -1133,6 +1136,72 @@ def banned_words(server: Sequence[str], everywhere: Sequence[str]) -> str:
 def spoilers(enabled: bool) -> str:
     state = "as spoilers" if enabled else "normally"
     return f"Results outside NSFW channels are now posted {state}."
+
+
+# -- the image check (generation.safety; /safety images, /safety channel) ----------------------------
+
+IMAGE_CHECK_MODES = {
+    "off": "not checked",
+    "spoiler": "checked; flagged ones are posted as spoilers",
+    "block": "checked; flagged ones are replaced with a placeholder",
+}
+
+
+def _image_numbers(indexes: Sequence[int], total: int) -> str:
+    if len(indexes) == total and total > 1:
+        return "all the images"
+    if total == 1:
+        return "the image"
+    names = ", ".join(str(i + 1) for i in indexes)
+    return f"image {names}" if len(indexes) == 1 else f"images {names}"
+
+
+def image_check_note(check: ImageCheck) -> str:
+    """Under a result the image check changed: what was done to which images, and why."""
+    total = len(check.images)
+    which = _image_numbers(check.flagged, total)
+    if check.failed:
+        if check.mode == "block":
+            return "🛡️ The image check could not run, so the images are hidden to be safe. Try again later."
+        return "🛡️ The image check could not run, so the result is posted as a spoiler to be safe."
+    if check.mode == "block":
+        verb = "were" if which.startswith(("images", "all")) else "was"
+        return (
+            f"🛡️ {which.capitalize()} {verb} hidden: the image check flagged explicit content, "
+            "which is blocked here."
+        )
+    return f"🛡️ Posted as a spoiler: the image check flagged {which} as explicit."
+
+
+def image_check_lines(check: ImageCheck) -> list[str]:
+    """The job's image check for its info answer: the mode, the detector, each image's scores."""
+    lines = [f"Image check: {check.mode} ({check.detector}, flagged from {check.threshold:g})"]
+    if check.failed:
+        lines.append(f"The check failed ({user_text(check.error, 120)}): every image counts as flagged")
+        return lines
+    for verdict in check.images:
+        top = verdict.top(check.labels, 2) or verdict.top(None, 1)
+        scores = ", ".join(f"{label.lower()} {score:.2f}" for label, score in top) or "nothing found"
+        state = "flagged" if verdict.flagged else "passed"
+        lines.append(f"Image {verdict.index + 1}: {state} ({scores})")
+    return lines
+
+
+def image_check_server(mode: str, exempt_nsfw: bool, channels: Mapping[int, str]) -> str:
+    """/safety images: the server's image check now, with its channels' own."""
+    lines = [f"Generated images here are now {IMAGE_CHECK_MODES[mode]}."]
+    lines.append("NSFW channels are not checked." if exempt_nsfw else "NSFW channels are checked too.")
+    if channels:
+        own = ", ".join(f"<#{channel}> {value}" for channel, value in sorted(channels.items()))
+        lines.append(f"Channels with their own: {own}")
+    return "\n".join(lines)
+
+
+def image_check_channel(channel_id: int, mode: str | None, server_mode: str) -> str:
+    """/safety channel: the channel's own image check, or back to the server's."""
+    if mode is None:
+        return f"<#{channel_id}> follows the server again: images are {IMAGE_CHECK_MODES[server_mode]}."
+    return f"Images in <#{channel_id}> are now {IMAGE_CHECK_MODES[mode]}, whatever the server's setting."
 
 
 def synced(count: int, changed: bool) -> str:

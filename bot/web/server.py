@@ -33,7 +33,7 @@ from bot.edits import EditInput, EditKind, EditSource, edit_request
 from bot.meta import DeliveryMeta
 from bot.prefs import results_by_dm
 from bot.remix import remix_text
-from bot.safety import wants_spoiler
+from bot.safety import image_check_meta, wants_spoiler
 from bot.submit import Refused, check_for_guild
 from bot.ui import text
 from bot.web.links import LinkClaims, LinkError, LinkSigner
@@ -314,8 +314,9 @@ class MaskEditor:
                 private=record.private,
             )
             owner = JobOwner(record.user_id, record.guild_id, record.channel_id, record.role_ids)
+            check = await image_check_meta(self.bot, record.guild_id, record.channel_id)
             new = await self.bot.service.submit(
-                checked, owner, parent_id=job.id, meta={"edit": built.meta} | meta.to_dict()
+                checked, owner, parent_id=job.id, meta={"edit": built.meta} | meta.to_dict() | check
             )
         except (Refused, SubmitRefused, PromptError, NoSuchImage) as exc:
             await self.bot.service.set_state(key, record.to_dict())

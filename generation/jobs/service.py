@@ -38,6 +38,9 @@ from generation.jobs.store.base import Store
 from generation.jobs.types import EventKind, Job, JobEvent, JobImage, JobOwner, JobStatus, new_job_id
 from generation.problems import Problem
 from generation.requests.request import GenerationRequest, Mode
+from generation.safety.check import ImageCheck, SafetyMode, mode_of
+from generation.safety.checker import ImageChecker
+from generation.safety.detector import Detector
 from generation.settings import Settings
 from generation.workers.protocol import (
     Batch,
@@ -114,6 +117,9 @@ class JobService:
         # their events went out; the rows are written when the store takes writes again.
         self._unrecorded: dict[str, Job] = {}
         self.pending = PendingWrites(RECORD_RETRY_SECONDS, on_recorded=self._recorded)
+        # Each done job's images are classified here, on the checker's own thread, before the job
+        # is announced (generation.safety); its detector loads on the first job that asks.
+        self.image_checker = ImageChecker(settings.safety)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -190,6 +196,7 @@ class JobService:
             except Exception:
                 log.exception("the dispatch loop did not stop cleanly")
         self.hub.close()
+        self.image_checker.close()
         await self.pending.close()
         await self.store.close()
 
@@ -667,6 +674,10 @@ class JobService:
         current = self._jobs.get(result.job_id)
         if current is None:
             return
+        check = await self._check_images(current, result)
+        current = self._jobs.get(result.job_id)
+        if current is None:  # it left meanwhile (its worker was lost and it runs again, or it was cancelled)
+            return
         images = tuple(
             JobImage(i, image.seed, image_key(current.id, i)) for i, image in enumerate(result.images)
         )
@@ -689,6 +700,7 @@ class JobService:
             gpu_seconds=result.gpu_seconds,
             grid_key=grid,
             images=images,
+            image_check=check,
         )
         charge_day = quotas.day_key(now, self.settings.quota.reset_hour_utc)
         recorded = await self._record_outcome(
@@ -702,12 +714,34 @@ class JobService:
                 charge_day=charge_day,
                 model_hash=current.model_hash,
                 attempt=self._attempt(current),
+                image_check=check,
             ),
         )
         self._forget(current.id)
         if recorded:  # else another attempt or process finished it: its outcome stands
             self.hub.publish(JobEvent(current.id, EventKind.DONE, job=done))
         self._push_positions()
+
+    async def _check_images(self, job: Job, result: JobResult) -> ImageCheck | None:
+        """The image check the job's meta asks for (None: none), run on the checker's thread; a
+        detector failure gives a check that flags every image, so the job is never lost."""
+        mode = mode_of(job.meta)
+        if mode is SafetyMode.OFF or not result.images:
+            return None
+        check = await self.image_checker.check(mode, [image.png for image in result.images])
+        if check.failed:
+            log.warning(
+                "job %s: the image check failed (%s); under %s its images count as flagged",
+                job.id,
+                check.error,
+                mode,
+            )
+        return check
+
+    def use_detector(self, detector: Detector) -> None:
+        """Classify images with `detector` from now on (tests inject one; the default is NudeNet)."""
+        self.image_checker.close()
+        self.image_checker = ImageChecker(self.settings.safety, detector)
 
     async def _failed(self, job_id: str, problem: Problem) -> None:
         current = self._jobs.get(job_id)

@@ -15,6 +15,7 @@ from generation.requests.request import GenerationRequest
 
 if TYPE_CHECKING:
     from generation.problems import Problem
+    from generation.safety.check import ImageCheck
 
 ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # url-safe, no 0/o/1/l look-alikes
 ID_LENGTH = 10  # 32**10 ~ 1e15
@@ -87,6 +88,7 @@ class Job:
     meta: dict[str, Any] = field(default_factory=dict)
     priority: int = 1  # 0: served before everyone else (a priority role)
     attempts: int = 0  # times started (a job resumed after a crash starts again)
+    image_check: ImageCheck | None = None  # the image check's decision and scores (generation.safety)
 
     @property
     def user_id(self) -> int:

@@ -59,7 +59,7 @@ def test_the_discord_table_is_carried_as_read_for_the_bot(tmp_path):
         ConfigError,
         match=(
             "the sections are paths, models, defaults, limits, queue, quota, styles, variants, "
-            "cluster, store, discord"
+            "cluster, store, safety, discord"
         ),
     ):
         load_settings(write(tmp_path, "[discordd]\n"))

@@ -22,11 +22,19 @@ from typing import Any
 
 import asyncpg
 
-from generation.jobs.store.rows import COLUMN_COUNT, JOB_COLUMNS, error_column, job_from_row, job_row
+from generation.jobs.store.rows import (
+    COLUMN_COUNT,
+    JOB_COLUMNS,
+    error_column,
+    image_check_column,
+    job_from_row,
+    job_row,
+)
 from generation.jobs.store.sqlite import migrations
 from generation.jobs.types import Job, JobImage, JobStatus, new_job_id
 from generation.problems import Problem
 from generation.requests.request import GenerationRequest
+from generation.safety.check import ImageCheck
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "postgres_migrations"
 MIGRATION_LOCK = 0x1A4A61E5  # pg_advisory_xact_lock key: one process migrates at a time
@@ -188,14 +196,16 @@ class PostgresStore:
         charge_day: str,
         model_hash: str | None = None,
         attempt: int | None = None,
+        image_check: ImageCheck | None = None,
     ) -> bool:
-        """Done, images, charge and release in one statement (so one round trip, and atomic).
-        False if the job was finished already, or `attempt` is not its latest."""
+        """Done, images, charge, release and the image check in one statement (so one round trip,
+        and atomic). False if the job was finished already, or `attempt` is not its latest."""
         async with self._pool.acquire() as db:
             done = await db.fetchval(
                 "WITH done AS ("
                 "  UPDATE jobs SET status='done', finished_at=$1, gpu_seconds=$2, grid_key=$3, error=NULL,"
-                "  model_hash=COALESCE($4, model_hash) WHERE id=$5 AND status IN ('queued','running')"
+                "  model_hash=COALESCE($4, model_hash), image_check=$11"
+                "  WHERE id=$5 AND status IN ('queued','running')"
                 "  AND ($6::integer IS NULL OR attempts=$6) RETURNING id, user_id),"
                 " stored AS (INSERT INTO images (job_id, idx, seed, key)"
                 "  SELECT done.id, i.idx, i.seed, i.key"
@@ -216,6 +226,7 @@ class PostgresStore:
                 [im.seed for im in images],
                 [im.key for im in images],
                 charge_day,
+                image_check_column(image_check),
             )
         return bool(done)
 

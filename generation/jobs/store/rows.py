@@ -1,7 +1,7 @@
 """Jobs as database rows and back, the same for every store (SQLite, PostgreSQL).
 
-A row is a tuple in `JOB_COLUMNS` order; JSON columns (role ids, the request, the error, the meta)
-are text, so both databases hold the same values.
+A row is a tuple in `JOB_COLUMNS` order; JSON columns (role ids, the request, the error, the meta,
+the image check) are text, so both databases hold the same values.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from typing import Any
 from generation.jobs.types import LEGACY_ERROR, Job, JobOwner, JobStatus
 from generation.problems import Problem
 from generation.requests.request import GenerationRequest
+from generation.safety.check import ImageCheck
 
 JOB_COLUMNS = (
     "id, user_id, guild_id, channel_id, role_ids, priority, request, status, created_at, started_at,"
-    " finished_at, gpu_seconds, error, model_name, model_hash, grid_key, parent_id, meta, attempts"
+    " finished_at, gpu_seconds, error, model_name, model_hash, grid_key, parent_id, meta, attempts,"
+    " image_check"
 )
 COLUMN_COUNT = len(JOB_COLUMNS.split(","))
 
@@ -42,6 +44,7 @@ def job_row(job: Job) -> tuple[Any, ...]:
         job.parent_id,
         json.dumps(job.meta),
         job.attempts,
+        image_check_column(job.image_check),
     )
 
 
@@ -66,6 +69,7 @@ def job_from_row(row: Sequence[Any]) -> Job:
         parent_id,
         meta,
         attempts,
+        image_check,
     ) = row
     return Job(
         id=job_id,
@@ -84,6 +88,7 @@ def job_from_row(row: Sequence[Any]) -> Job:
         meta=json.loads(meta),
         priority=priority,
         attempts=attempts,
+        image_check=image_check_from_column(image_check),
     )
 
 
@@ -102,3 +107,11 @@ def error_from_column(text: str | None) -> Problem | None:
     if isinstance(data, dict) and isinstance(data.get("code"), str):
         return Problem.from_dict(data)
     return Problem(LEGACY_ERROR, text=text)
+
+
+def image_check_column(check: ImageCheck | None) -> str | None:
+    return None if check is None else json.dumps(check.to_dict())
+
+
+def image_check_from_column(text: str | None) -> ImageCheck | None:
+    return None if text is None else ImageCheck.from_dict(json.loads(text))

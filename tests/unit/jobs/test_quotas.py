@@ -189,7 +189,7 @@ async def test_a_resumed_job_is_charged_once(tmp_path):
     await first.close()
 
     second = await JobService.open(settings, runner=FakeRunner())
-    assert await second.store.schema_version() == 3  # migrations applied once, then left alone
+    assert await second.store.schema_version() == 4  # migrations applied once, then left alone
     events = second.events()
     await second.start()
     resumed = []

@@ -4,6 +4,7 @@ migrations of databases written by older versions, PostgreSQL's submit keys and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 
@@ -14,6 +15,7 @@ from generation.jobs.store.sqlite import MIGRATIONS_DIR, SQLiteStore
 from generation.jobs.types import LEGACY_ERROR, Job, JobImage, JobOwner, JobStatus
 from generation.problems import Problem
 from generation.requests.request import GenerationRequest
+from generation.safety.check import SafetyMode, Scores, decide
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -201,6 +203,29 @@ async def test_unfinished_counts_and_several_jobs_at_once(store):
     assert await store.get_jobs([]) == []
 
 
+async def test_the_image_check_is_written_with_the_done_job(store):
+    check = decide(
+        SafetyMode.BLOCK,
+        [Scores({"FEMALE_BREAST_EXPOSED": 0.9}), Scores({"FACE_FEMALE": 0.4})],
+        threshold=0.5,
+        labels=("FEMALE_BREAST_EXPOSED",),
+        detector="nudenet 3.4.2 320n",
+    )
+    await store.insert_job(job("aaaa"))
+    await store.insert_job(job("bbbb", created=101.0))
+    images = [JobImage(0, 7, "aaaa/0.png"), JobImage(1, 8, "aaaa/1.png")]
+    done = dict(finished_at=210.0, gpu_seconds=1.0, grid_key=None, images=images, charge_day="d1")
+    assert await store.finish_done("aaaa", **done, image_check=check)
+    assert await store.finish_done("bbbb", **done)
+    got = await store.get_job("aaaa")
+    assert got.image_check == check and got.image_check.blocked_indexes == {0}
+    assert (await store.get_job("bbbb")).image_check is None  # not checked
+    assert [j.image_check for j in await store.finished_between(0, 300)] == [check, None]
+    late = dataclasses.replace(check, mode=SafetyMode.OFF)
+    assert not await store.finish_done("aaaa", **done, image_check=late)  # finished: the check stands
+    assert (await store.get_job("aaaa")).image_check == check
+
+
 # -- SQLite only ----------------------------------------------------------------------------------
 
 
@@ -229,7 +254,7 @@ async def test_a_version_1_database_is_migrated_and_its_old_rows_still_read(tmp_
 
     store = await SQLiteStore.open(path)
     try:
-        assert await store.schema_version() == len(list(MIGRATIONS_DIR.glob("*.sql"))) == 3
+        assert await store.schema_version() == len(list(MIGRATIONS_DIR.glob("*.sql"))) == 4
         old = await store.get_job("oldjob")
         assert old.grid_key == "/data/outputs/oldjob/grid.png"  # a path: the local artifact store reads it
         assert old.images == (JobImage(0, 3, "/data/outputs/oldjob/0.png"),)
@@ -238,7 +263,7 @@ async def test_a_version_1_database_is_migrated_and_its_old_rows_still_read(tmp_
     finally:
         await store.close()
     again = await SQLiteStore.open(path)  # applied once, then left alone
-    assert await again.schema_version() == 3
+    assert await again.schema_version() == 4
     await again.close()
 
 
