@@ -677,6 +677,7 @@ class JobService:
             gpu_seconds=result.gpu_seconds,
             grid_key=grid,
             images=images,
+            applied=result.applied,
         )
         charge_day = quotas.day_key(now, self.settings.quota.reset_hour_utc)
         recorded = await self._record_outcome(
@@ -690,6 +691,7 @@ class JobService:
                 charge_day=charge_day,
                 model_hash=current.model_hash,
                 attempt=self._attempt(current),
+                applied=result.applied,
             ),
         )
         self._forget(current.id)

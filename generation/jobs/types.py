@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from generation.requests.applied import Applied
 from generation.requests.request import GenerationRequest
 
 if TYPE_CHECKING:
@@ -87,6 +88,9 @@ class Job:
     meta: dict[str, Any] = field(default_factory=dict)
     priority: int = 1  # 0: served before everyone else (a priority role)
     attempts: int = 0  # times started (a job resumed after a crash starts again)
+    # What its images were made with (LoRAs, embeddings, VAE, clip skip) and what was left out and
+    # why, as its worker reported it; None until done (and for jobs done before this was kept).
+    applied: Applied | None = None
 
     @property
     def user_id(self) -> int:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from generation.jobs.types import Job, JobImage, JobStatus
 from generation.problems import Problem
+from generation.requests.applied import Applied
 from generation.requests.request import GenerationRequest
 
 
@@ -58,9 +59,11 @@ class Store(Protocol):
         charge_day: str,
         model_hash: str | None = None,
         attempt: int | None = None,
+        applied: Applied | None = None,
     ) -> bool:
-        """Done, images, charge and release at once. False if the job was finished already, or
-        `attempt` is given and is not the job's latest (a late attempt after a requeue)."""
+        """Done, images, charge and release at once (with what the images `applied`). False if the
+        job was finished already, or `attempt` is given and is not the job's latest (a late
+        attempt after a requeue)."""
 
     async def finish_unsuccessful(
         self,

@@ -6,10 +6,10 @@ actors, the dispatcher's queue) is needed to rebuild it. Each method is one tran
 writes that decide a job's fate are guarded in their statements (see base.py), so concurrent
 writers cannot run a job twice or charge it twice.
 
-The schema is SQLite's (migrations/) expressed for PostgreSQL (postgres_migrations/ 0001-0002),
-plus what only the cluster uses (0003: submit keys, the previews table). Migrations are applied at
-open under an advisory lock, so processes starting together migrate once; `schema_migrations`
-records them. The password never comes from the URL's config: libpq's PGPASSWORD or ~/.pgpass.
+The schema is SQLite's (migrations/) expressed for PostgreSQL (postgres_migrations/ 0001-0002 and
+0004-0005 are SQLite's 0001-0004), plus what only the cluster uses (0003: submit keys, the previews
+table). Migrations are applied at open under an advisory lock, so processes starting together
+migrate once; `schema_migrations` records them. The password never comes from the URL's config: libpq's PGPASSWORD or ~/.pgpass.
 """
 
 from __future__ import annotations
@@ -22,10 +22,18 @@ from typing import Any
 
 import asyncpg
 
-from generation.jobs.store.rows import COLUMN_COUNT, JOB_COLUMNS, error_column, job_from_row, job_row
+from generation.jobs.store.rows import (
+    COLUMN_COUNT,
+    JOB_COLUMNS,
+    applied_column,
+    error_column,
+    job_from_row,
+    job_row,
+)
 from generation.jobs.store.sqlite import migrations
 from generation.jobs.types import Job, JobImage, JobStatus, new_job_id
 from generation.problems import Problem
+from generation.requests.applied import Applied
 from generation.requests.request import GenerationRequest
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "postgres_migrations"
@@ -188,6 +196,7 @@ class PostgresStore:
         charge_day: str,
         model_hash: str | None = None,
         attempt: int | None = None,
+        applied: Applied | None = None,
     ) -> bool:
         """Done, images, charge and release in one statement (so one round trip, and atomic).
         False if the job was finished already, or `attempt` is not its latest."""
@@ -195,7 +204,8 @@ class PostgresStore:
             done = await db.fetchval(
                 "WITH done AS ("
                 "  UPDATE jobs SET status='done', finished_at=$1, gpu_seconds=$2, grid_key=$3, error=NULL,"
-                "  model_hash=COALESCE($4, model_hash) WHERE id=$5 AND status IN ('queued','running')"
+                "  model_hash=COALESCE($4, model_hash), applied=$11"
+                "  WHERE id=$5 AND status IN ('queued','running')"
                 "  AND ($6::integer IS NULL OR attempts=$6) RETURNING id, user_id),"
                 " stored AS (INSERT INTO images (job_id, idx, seed, key)"
                 "  SELECT done.id, i.idx, i.seed, i.key"
@@ -216,6 +226,7 @@ class PostgresStore:
                 [im.seed for im in images],
                 [im.key for im in images],
                 charge_day,
+                applied_column(applied),
             )
         return bool(done)
 

@@ -22,12 +22,15 @@ from typing import Any
 import aiosqlite
 
 from generation.jobs.problems import StoreOpenError, StoreProblem
+from generation.jobs.store.rows import COLUMN_COUNT as _COLUMN_COUNT
 from generation.jobs.store.rows import JOB_COLUMNS as _JOB_COLUMNS
+from generation.jobs.store.rows import applied_column as _applied_column
 from generation.jobs.store.rows import error_column as _error_column
 from generation.jobs.store.rows import job_from_row as _job_from_row
 from generation.jobs.store.rows import job_row as _job_row
 from generation.jobs.types import Job, JobImage, JobStatus, new_job_id
 from generation.problems import Problem
+from generation.requests.applied import Applied
 from generation.requests.request import GenerationRequest
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -218,7 +221,7 @@ class SQLiteStore:
             try:
                 async with self.transaction() as db:
                     await db.execute(
-                        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 19)})", _job_row(job)
+                        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * _COLUMN_COUNT)})", _job_row(job)
                     )
                     if reserve_seconds > 0:
                         await db.execute(
@@ -279,15 +282,16 @@ class SQLiteStore:
         charge_day: str,
         model_hash: str | None = None,
         attempt: int | None = None,
+        applied: Applied | None = None,
     ) -> bool:
         """Done, images, charge and release in one transaction. False if the job was finished
         already (or `attempt` is not its latest)."""
         async with self.transaction() as db:
             cur = await db.execute(
                 "UPDATE jobs SET status='done', finished_at=?, gpu_seconds=?, grid_key=?, error=NULL,"
-                " model_hash=COALESCE(?, model_hash) WHERE id=? AND status IN ('queued','running')"
+                " model_hash=COALESCE(?, model_hash), applied=? WHERE id=? AND status IN ('queued','running')"
                 " AND (? IS NULL OR attempts=?)",
-                (finished_at, gpu_seconds, grid_key, model_hash, job_id, attempt, attempt),
+                (finished_at, gpu_seconds, grid_key, model_hash, _applied_column(applied), job_id, attempt, attempt),
             )
             if cur.rowcount == 0:
                 return False
