@@ -17,14 +17,13 @@ import discord
 
 from bot import forms
 from bot.access import visible_job
-from bot.edits import MAX_ZOOM, PANS, ZOOMS, EditInput, EditKind, EditSource, submit_edit
+from bot.edits import MAX_ZOOM, PANS, ZOOMS, EditInput, EditKind, EditSource, edit_text, submit_edit
 from bot.prefs import load_prefs, results_by_dm
 from bot.region import open_region_picker
-from bot.remix import remix_text
 from bot.replies import defer, fail
 from bot.ui import text
 from generation.jobs.types import Job
-from generation.requests.followups import NoSuchImage, variation_of
+from generation.requests.followups import NoSuchImage
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -147,12 +146,12 @@ def edit_form(bot: ImagineBot, job: Job, action: str, index: int, *, remix: bool
             )
         )
     if remix:
-        base = variation_of(job.request, EditSource.of_job(job, index).image, bot.settings)
+        kind = EditKind.PAN if action in PANS else EditKind.ZOOM
         inputs.append(
             forms.text_input(
                 "prompt",
                 text.REMIX_PROMPT_LABEL,
-                default=remix_text(base, bot.settings.defaults),
+                default=edit_text(EditSource.of_job(job, index), kind, bot.settings),
                 long=True,
                 required=True,
             )

@@ -5,37 +5,56 @@ Every flow ends in `submit_edit(interaction, source, edit)`: the region grid's f
 attached to `/vary`, the mask editor page (bot/web/, which calls `edit_request` itself as it has no
 interaction), the zoom and pan buttons and their remix forms.
 
-STAND-IN: until the editing pipelines land (issue 13's generation side: `region_of`,
-`zoom_out_of`, `pan_of` in generation/requests/followups.py), `edit_request` makes an img2img
-variation of the image with the edit's prompt, and records the edit's inputs with the job
-(`Job.meta["edit"]`: kind, cells, mask key, factor, direction, prompt). Wiring the pipelines is
-replacing the body of `edit_request` (the mask is already stored as an upload: `mask_key`).
+`edit_request` makes the generation side's follow-ups (generation/requests/followups.py): a region
+is an inpaint (`region_of`) of the white of a mask, the grid's cells drawn as one (`grid_mask`,
+hard-edged: the request's `mask_blur` feathers it when it runs) or the painted one, stored as an
+upload whose key the request carries (`edit.mask`), read into the batch like the source; a zoom
+is `zoom_out_of` and a pan `pan_of` (outpaints). Text typed in a form (the region's prompt, a
+Remix) is a prompt with flags: its prompt, negative prompt, steps, CFG, sampler, model, seed and
+`--n` apply; the size and the mode stay the edit's, and `--strength` is the edit's own unless
+typed. The inputs are kept with the job (`Job.meta["edit"]`: kind, mode, cells, mask key,
+factor, direction, prompt).
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import enum
+import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot import submit
-from bot.remix import remixed
+from bot.remix import remix_text
 from bot.replies import fail
 from bot.ui.text import message_for
+from generation.images.masks import grid_mask
+from generation.jobs.problems import StoreWriteFailed
 from generation.jobs.types import Job
-from generation.requests.followups import NoSuchImage, image_of, variation_of
-from generation.requests.prompt import PromptError
-from generation.requests.request import GenerationRequest
-from generation.settings import Settings
+from generation.requests.canvas import MAX_ZOOM
+from generation.requests.followups import (
+    OUTPAINT_STRENGTH,
+    REGION_STRENGTH,
+    NoSuchImage,
+    image_of,
+    output_size,
+    pan_of,
+    prompt_of_image,
+    region_of,
+    zoom_out_of,
+)
+from generation.requests.prompt import PromptError, parse_prompt
+from generation.requests.request import RANDOM_SEED, GenerationRequest, Mode
+from generation.settings import DefaultSettings, Settings
 
 if TYPE_CHECKING:
     from generation.jobs.service import JobService
 
 GRID = 4  # the region grid is GRID x GRID cells, numbered 1.. row by row from the top left
-ZOOMS = {"z": 2.0, "y": 1.5}  # the Zoom Out buttons: action letter -> factor
-MAX_ZOOM = 2.0
+ZOOMS = {"z": 2.0, "y": 1.5}  # the Zoom Out buttons: action letter -> factor (at most MAX_ZOOM)
 PANS = {"l": "left", "r": "right", "u": "up", "d": "down"}  # the Pan buttons
 
 
@@ -48,7 +67,7 @@ class EditKind(enum.StrEnum):
 @dataclass(frozen=True)
 class EditInput:
     """What a flow collected. `prompt` is the text typed in its form (a prompt, flags allowed);
-    None keeps the image's own prompt and settings."""
+    None keeps the image's own prompt and settings. A mask, when given, is the region (not cells)."""
 
     kind: EditKind
     prompt: str | None = None
@@ -56,7 +75,7 @@ class EditInput:
     mask_png: bytes | None = None  # REGION from a mask: PNG the image's size, white = repaint
     factor: float | None = None  # ZOOM: 1 < factor <= MAX_ZOOM
     direction: str | None = None  # PAN: left, right, up or down
-    strength: float | None = None  # denoising strength; None: the server's img2img default
+    strength: float | None = None  # denoising strength; None: the edit's own (`default_strength`)
     grid: int = GRID
 
     def __post_init__(self) -> None:
@@ -81,9 +100,9 @@ class EditSource:
 
     @classmethod
     def of_job(cls, job: Job, index: int) -> EditSource:
-        """The job's image `index` (0-based); raises NoSuchImage."""
+        """The job's image `index` (0-based), with its own prompt (its variant); raises NoSuchImage."""
         image = image_of(job, index)
-        return cls(job.request, image.key, image.seed, job.id)
+        return cls(prompt_of_image(job.request, index), image.key, image.seed, job.id)
 
 
 @dataclass(frozen=True)
@@ -101,26 +120,115 @@ def bits_to_cells(bits: int, grid: int = GRID) -> tuple[int, ...]:
     return tuple(n for n in range(1, grid * grid + 1) if bits & (1 << (n - 1)))
 
 
+def default_strength(kind: EditKind) -> float:
+    """An edit's denoising strength unless one is asked for: a region repaints from noise, a zoom or
+    pan from the fill it made of the picture's edges (generation.requests.followups)."""
+    return REGION_STRENGTH if kind is EditKind.REGION else OUTPAINT_STRENGTH
+
+
+def cells_mask_png(size: tuple[int, int], cells: tuple[int, ...], grid: int = GRID) -> bytes:
+    """The grid's cells as a mask PNG of the image's size, white = repaint (hard-edged: the
+    request's `mask_blur` feathers it when it runs)."""
+    buffer = io.BytesIO()
+    grid_mask(size[0], size[1], cells, grid).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def edit_defaults(defaults: DefaultSettings, strength: float) -> DefaultSettings:
+    """The defaults a form's text is read against: the edit's strength is the one not shown."""
+    return dataclasses.replace(defaults, img2img_strength=strength)
+
+
+def edit_text(source: EditSource, kind: EditKind, settings: Settings, strength: float | None = None) -> str:
+    """What an edit's form shows: the image's prompt with the flags it was made with, less what the
+    edit decides itself (size, seed, image count, and its strength)."""
+    strength = default_strength(kind) if strength is None else strength
+    defaults = edit_defaults(settings.defaults, strength)
+    shown = source.request.replace(
+        mode=Mode.IMG2IMG,
+        width=defaults.width,
+        height=defaults.height,
+        seed=RANDOM_SEED,
+        count=defaults.count,
+        strength=strength,
+        hires=None,
+        variation=None,
+    )
+    return remix_text(shown, defaults)
+
+
+@dataclass(frozen=True)
+class Typed:
+    """What text typed in an edit's form changes: the image's request with the typed prompt and
+    options, the strength, seed and image count to make the edit with."""
+
+    request: GenerationRequest
+    strength: float
+    seed: int
+    count: int | None
+
+
+def typed_in(
+    request: GenerationRequest, typed: str | None, strength: float, defaults: DefaultSettings
+) -> Typed:
+    """Read a form's text over the image's request (raises PromptError). Flags removed from the
+    text go back to the server's defaults, as Remix does; the size is the edit's whatever is typed."""
+    if typed is None:
+        return Typed(request, strength, RANDOM_SEED, None)
+    parsed = parse_prompt(typed, edit_defaults(defaults, strength))
+    changed = request.replace(
+        prompt=parsed.prompt,
+        negative_prompt=parsed.negative_prompt,
+        steps=parsed.steps,
+        cfg_scale=parsed.cfg_scale,
+        sampler=parsed.sampler,
+        model=parsed.model,
+        tiling=parsed.tiling,
+        clip_skip=parsed.clip_skip,
+        vae=parsed.vae,
+        image_prompts=(),
+    )
+    return Typed(changed, parsed.strength, parsed.seed, parsed.count)
+
+
 async def edit_request(
     service: JobService, settings: Settings, source: EditSource, edit: EditInput
 ) -> EditRequest:
-    """The request an edit makes (raises PromptError for a bad prompt in its form).
-
-    STAND-IN (see the module docstring): an img2img variation with the edit's prompt; the region,
-    zoom and pan follow-ups replace it here once the pipelines land."""
-    meta: dict[str, Any] = {"kind": edit.kind.value, "image": source.image, "stand_in": "img2img"}
-    if edit.cells:
-        meta |= {"cells": list(edit.cells), "grid": edit.grid}
-    if edit.mask_png is not None:
-        meta["mask_key"] = await service.put_upload(edit.mask_png)  # travels like a source image
-    if edit.factor is not None:
-        meta["factor"] = edit.factor
-    if edit.direction is not None:
-        meta["direction"] = edit.direction
-    request = variation_of(source.request, source.image, settings, strength=edit.strength)
+    """The request an edit makes: an inpaint of the region, an outpaint for a zoom or a pan
+    (raises PromptError for a bad prompt in its form, StoreWriteFailed when the mask cannot be
+    stored)."""
+    meta: dict[str, Any] = {"kind": edit.kind.value, "image": source.image}
+    strength = default_strength(edit.kind) if edit.strength is None else edit.strength
+    typed = typed_in(source.request, edit.prompt, strength, settings.defaults)
     if edit.prompt is not None:
         meta["prompt"] = edit.prompt
-        request = remixed(request, edit.prompt, settings.defaults)
+    strength, count = typed.strength, typed.count
+    if edit.kind is EditKind.REGION:
+        if edit.cells:
+            meta |= {"cells": list(edit.cells), "grid": edit.grid}
+        mask = edit.mask_png
+        if mask is None:
+            size = output_size(source.request)
+            mask = await asyncio.to_thread(cells_mask_png, size, edit.cells, edit.grid)
+        meta["mask_key"] = await service.put_upload(mask)  # read into the batch like the source
+        request = region_of(
+            typed.request, source.image, meta["mask_key"], settings, strength=strength, count=count
+        )
+    elif edit.kind is EditKind.ZOOM:
+        assert edit.factor is not None
+        meta["factor"] = edit.factor
+        request = zoom_out_of(
+            typed.request, source.image, edit.factor, settings, strength=strength, count=count
+        )
+    else:
+        assert edit.direction is not None
+        meta["direction"] = edit.direction
+        request = pan_of(
+            typed.request, source.image, edit.direction, settings, strength=strength, count=count
+        )
+    if typed.seed != RANDOM_SEED:
+        request = request.replace(seed=typed.seed)
+    meta["mode"] = request.mode.value
     return EditRequest(request, meta)
 
 
@@ -130,7 +238,7 @@ async def submit_edit(interaction: discord.Interaction, source: EditSource, edit
     bot = interaction.client
     try:
         built = await edit_request(bot.service, bot.settings, source, edit)  # type: ignore[attr-defined]
-    except (PromptError, NoSuchImage, ValueError) as exc:
+    except (PromptError, NoSuchImage, StoreWriteFailed, ValueError) as exc:
         await fail(interaction, message_for(exc))
         return None
     return await submit.submit(

@@ -17,16 +17,24 @@ import discord
 
 from bot import forms
 from bot.access import visible_job
-from bot.edits import GRID, EditInput, EditKind, EditSource, bits_to_cells, cells_to_bits, submit_edit
+from bot.edits import (
+    GRID,
+    EditInput,
+    EditKind,
+    EditSource,
+    bits_to_cells,
+    cells_to_bits,
+    edit_text,
+    submit_edit,
+)
 from bot.prefs import results_by_dm
-from bot.remix import remix_text
 from bot.replies import defer, fail, reply
 from bot.ui import text
 from bot.ui.region_grid import grid_overlay
 from bot.ui.uploads import Upload
 from bot.web import mask_page_link
 from generation.jobs.types import Job
-from generation.requests.followups import NoSuchImage, image_of, variation_of
+from generation.requests.followups import NoSuchImage, image_of
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -75,8 +83,7 @@ async def open_region_picker(interaction: discord.Interaction, job: Job, index: 
 
 
 def region_form(job: Job, index: int, cells: tuple[int, ...], bot: ImagineBot) -> discord.ui.Modal:
-    defaults = bot.settings.defaults
-    base = variation_of(job.request, image_of(job, index).key, bot.settings)
+    shown = edit_text(EditSource.of_job(job, index), EditKind.REGION, bot.settings)
     return forms.form(
         text.region_form_title(cells),
         f"rgf:{job.id}:{index}:{cells_to_bits(cells):x}",
@@ -84,7 +91,7 @@ def region_form(job: Job, index: int, cells: tuple[int, ...], bot: ImagineBot) -
             forms.text_input(
                 "prompt",
                 text.REGION_PROMPT_LABEL,
-                default=remix_text(base, defaults),
+                default=shown,
                 long=True,
                 required=True,
                 max_length=4000,

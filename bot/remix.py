@@ -25,6 +25,7 @@ from generation.requests import followups
 from generation.requests.followups import NoSuchImage, with_enough_steps
 from generation.requests.prompt import PromptError, format_flags, parse_prompt
 from generation.requests.request import GenerationRequest, Mode
+from generation.requests.validation import EDIT_MODES
 from generation.settings import DefaultSettings, Settings
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ def remixed(base: GenerationRequest, typed: str, defaults: DefaultSettings) -> G
     )
     if base.mode is Mode.UPSCALE:
         request = request.replace(count=1, hires=None)
+    if base.mode in EDIT_MODES:  # a reroll of an edit: its mask (or zoom, pan) and canvas stay
+        request = request.replace(edit=base.edit, width=base.width, height=base.height)
     return with_enough_steps(request) if request.mode is not Mode.TXT2IMG else request
 
 

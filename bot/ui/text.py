@@ -763,6 +763,9 @@ PROBLEMS: dict[str, Template] = {
     WorkerProblem.SOURCE_UNREADABLE: (
         "The source image could not be read ({detail}). Attach a PNG or JPEG image and try again."
     ),
+    WorkerProblem.MASK_UNREADABLE: (
+        "The mask of this edit could not be read ({detail}). Pick the region again and try again."
+    ),
     WorkerProblem.MODEL_NOT_LOADED: (
         "The model {model} could not be loaded: {detail}. Ask an admin, or pick another model."
     ),
@@ -855,8 +858,19 @@ def headline(request: GenerationRequest, user_id: int) -> str:
         Mode.TXT2IMG: "",
         Mode.IMG2IMG: " (variation)",
         Mode.UPSCALE: f" (upscale x{request.upscale_factor:g})",
+        Mode.INPAINT: " (region repainted)",
+        Mode.OUTPAINT: edit_headline(request),
     }[request.mode]
     return f"**{short_prompt(request.prompt)}**{what} - {mention(user_id)}"
+
+
+def edit_headline(request: GenerationRequest) -> str:
+    """What an outpaint did, for its headline: " (zoom out 2x)", " (pan left)"."""
+    edit = request.edit
+    if edit is not None and edit.pan is not None:
+        return f" (pan {edit.pan})"
+    zoom = edit.zoom if edit is not None else 1.0
+    return f" (zoom out {_n(zoom)}x)"
 
 
 def queued_text(request: GenerationRequest, user_id: int, position: int | None, eta: float | None) -> str:

@@ -38,6 +38,8 @@ def estimate_units(request: GenerationRequest) -> float:
         factor = max(1.0, request.upscale_factor) ** 2
         steps = max(1, math.ceil(request.steps * request.strength))
         return (steps + DECODE_UNITS) * pixels * factor
+    if request.mode in (Mode.INPAINT, Mode.OUTPAINT):
+        return edit_units(request) * images
     if request.mode is Mode.IMG2IMG:
         steps = max(1, math.ceil(request.steps * request.strength))
     else:
@@ -48,6 +50,26 @@ def estimate_units(request: GenerationRequest) -> float:
         hires_steps = max(1, math.ceil((request.hires.steps or request.steps) * request.hires.strength))
         units += (hires_steps + DECODE_UNITS) * pixels * scale
     return units * images
+
+
+def edit_units(request: GenerationRequest) -> float:
+    """One image of an inpaint or outpaint: an img2img pass at the request's strength over the
+    area it generates. That is the whole picture (an outpaint's whole canvas), except for an
+    "only masked" inpaint, which generates the mask's box scaled up to about the model's native
+    area: counted as the reference 512x512 (SD 1.x's), as the queue knows neither box nor model."""
+    steps = max(1, math.ceil(request.steps * request.strength))
+    only_masked = request.mode is Mode.INPAINT and request.edit is not None and request.edit.only_masked
+    pixels = 1.0 if only_masked else request.width * request.height / REFERENCE_PIXELS
+    return (steps + DECODE_UNITS) * pixels
+
+
+def shares_calls(request: GenerationRequest) -> bool:
+    """Whether jobs of equal `batch_key()` can share a pipeline call: txt2img, and the edits the
+    engine runs in one call when their keys match (an outpaint, a whole-picture inpaint: one size
+    to generate). An "only masked" inpaint generates its own box, so it runs alone anyway."""
+    if request.mode is Mode.TXT2IMG or request.mode is Mode.OUTPAINT:
+        return True
+    return request.mode is Mode.INPAINT and not (request.edit is not None and request.edit.only_masked)
 
 
 class RateEstimator:

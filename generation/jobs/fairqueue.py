@@ -10,11 +10,11 @@ Priority classes are strict: every waiting job of class 0 (owners with a priorit
 before any job of class 1, each class round-robin within itself.
 
 The worker takes a *batch* at a time (`take_batch`): the first job in fair order, plus compatible
-txt2img jobs found among the next few in fair order, up to `batch_size` images. Jobs keep the
-model they were submitted for; to avoid reloading a checkpoint per job, the loaded model's jobs
-may go ahead of a job for another model found within the scan window, but each time a job is
-passed over that way it counts, and after `patience` such turns it is served next whatever its
-model.
+txt2img jobs (or edits, see `estimates.shares_calls`) found among the next few in fair order, up
+to `batch_size` images. Jobs keep the model they were submitted for; to avoid reloading a
+checkpoint per job, the loaded model's jobs may go ahead of a job for another model found within
+the scan window, but each time a job is passed over that way it counts, and after `patience`
+such turns it is served next whatever its model.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 
-from generation.jobs.estimates import estimate_units, image_count
-from generation.requests.request import GenerationRequest, Mode
+from generation.jobs.estimates import estimate_units, image_count, shares_calls
+from generation.requests.request import GenerationRequest
 
 PRIORITY = 0  # owners with a priority role
 NORMAL = 1
@@ -44,7 +44,7 @@ class QueueItem:
     batch_key: Hashable = None
     images: int = 1
     units: float = 1.0  # estimated work, see estimate_units()
-    batchable: bool = True  # txt2img jobs may share a pipeline call
+    batchable: bool = True  # txt2img jobs (and some edits: estimates.shares_calls) may share a call
     seq: int = 0  # arrival order, set by the queue
     skipped: int = 0  # turns lost to jobs for the loaded model
 
@@ -61,7 +61,7 @@ class QueueItem:
             batch_key=request.batch_key(),
             images=image_count(request),
             units=estimate_units(request),
-            batchable=request.mode is Mode.TXT2IMG,
+            batchable=shares_calls(request),
         )
 
 

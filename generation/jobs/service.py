@@ -583,8 +583,8 @@ class JobService:
         return images_per_pass(self.settings, request.width, request.height)
 
     async def _batch_of(self, flight: _Flight, jobs: list[Job]) -> Batch | None:
-        """The batch to send: the jobs with their source images as bytes (workers read no files).
-        A job whose source cannot be read fails here."""
+        """The batch to send: the jobs with their source images (and inpaint masks) as bytes
+        (workers read no files). A job whose source or mask cannot be read fails here."""
         entries = []
         for job in jobs:
             source = None
@@ -595,12 +595,23 @@ class JobService:
                     problem = Problem(WorkerProblem.SOURCE_UNREADABLE, detail=detail_of(exc))
                     await self._failed(job.id, problem)
                     continue
+            try:
+                mask = await self._mask_of(job.request)
+            except Exception as exc:
+                await self._failed(job.id, Problem(WorkerProblem.MASK_UNREADABLE, detail=detail_of(exc)))
+                continue
             if job.id in flight.open:  # not cancelled meanwhile
-                entries.append(BatchJob(job.id, job.request, source))
+                entries.append(BatchJob(job.id, job.request, source, mask))
         if not entries:
             return None
         ids = {entry.job_id for entry in entries}
         return Batch(flight.id, flight.model, tuple(entries), previews=self.hub.wants_previews(ids))
+
+    async def _mask_of(self, request: GenerationRequest) -> bytes | None:
+        """An inpaint's mask, read from its artifact key (an upload: `put_upload`) like the source."""
+        if request.mode is not Mode.INPAINT or request.edit is None or not request.edit.mask:
+            return None
+        return await self.artifacts.get(request.edit.mask)
 
     # -- what the workers report (through _Reports) -------------------------------------------
 

@@ -1,8 +1,9 @@
 """Stand-ins for the GPU, for tests and benchmarks: `FakeRunner`, `Slowed`, `MemoryArtifacts`.
 
 `FakeRunner` is a runner without a model (no torch): images are flat colours (the colour a prompt
-names, else one made from the seed), or noise (large PNGs), or nothing at all (`noop`: only the
-job service's own work is left). Prompts steer it: "FAIL" raises like an unreadable source image,
+names, else one made from the seed; an inpaint paints that colour over its source where its mask
+is white), or noise (large PNGs), or nothing at all (`noop`: only the job service's own work is
+left). Prompts steer it: "FAIL" raises like an unreadable source image,
 "OOM" like CUDA out of memory, "NOSAVE" fails encoding. While `gate` is clear, every step waits
 (cancellable), so a test can keep a worker busy. It counts loads, unloads, checks, memory frees
 and calls, and records the threads it ran on. What it says each image applied is the LoRAs its
@@ -21,11 +22,13 @@ from typing import Any
 
 from generation.images.saving import EncodedImages, encode_images
 from generation.jobs.artifacts import ArtifactNotFound, check_key
+from generation.problems import Problem
 from generation.progress import Cancelled, CancelToken
 from generation.requests.applied import Applied, LoraUse
 from generation.requests.followups import output_size
 from generation.requests.request import GenerationRequest, Mode
 from generation.workers.local import Generated, Previews
+from generation.workers.protocol import WorkerProblem
 
 COLOURS = {
     "red": (220, 40, 40),
@@ -65,6 +68,7 @@ class FakeRunner:
         self.calls: list[list[str]] = []  # prompts per generate call
         self.call_times: list[float] = []  # time.monotonic() at the start of each call
         self.requests: list[list[GenerationRequest]] = []
+        self.masks: list[list[bytes | None]] = []  # the mask bytes of each call, one per request
         self.loads: list[str] = []
         self.unloads: list[str] = []
         self.checks = 0
@@ -108,19 +112,29 @@ class FakeRunner:
         requests: Sequence[GenerationRequest],
         *,
         sources: Sequence[bytes | None] = (),
+        masks: Sequence[bytes | None] = (),
         on_progress: Callable[[int, int, Previews], None] | None = None,
         cancel: Any = None,
         want_preview: bool = False,
     ) -> Generated:
         self.threads.add(threading.current_thread().name)
+        sources = list(sources) or [None] * len(requests)
+        masks = list(masks) or [None] * len(requests)
         with self._lock:
             self.calls.append([r.prompt for r in requests])
             self.call_times.append(time.monotonic())
             self.requests.append(list(requests))
+            self.masks.append(masks)
         if not self.noop:
             for source in sources:
                 if source is not None:
                     _decode(source)  # a source that is not an image fails here, like the engine's
+            for mask in masks:
+                if mask is not None:
+                    try:
+                        _decode(mask)
+                    except OSError as exc:  # as the real runner says it
+                        raise Problem(WorkerProblem.MASK_UNREADABLE, detail=str(exc)) from exc
         total = max(1, requests[0].steps)
         for step in range(1, total + 1):
             self._wait_for_gate(cancel)
@@ -132,7 +146,10 @@ class FakeRunner:
                 raise Cancelled
             if on_progress is not None:
                 on_progress(step, total, self._previews(step, len(requests)) if want_preview else [])
-        images = [self._images(request) for request in requests]
+        images = [
+            self._images(request, source, mask)
+            for request, source, mask in zip(requests, sources, masks, strict=True)
+        ]
         applied = [
             tuple(_applied(r, i) for i in range(len(made))) for r, made in zip(requests, images, strict=True)
         ]
@@ -168,7 +185,9 @@ class FakeRunner:
 
         return [Image.new("RGB", (8, 8), (step * 40 % 256, 90, 160)) for _ in range(count)]
 
-    def _images(self, request: GenerationRequest) -> list[Any]:
+    def _images(
+        self, request: GenerationRequest, source: bytes | None = None, mask: bytes | None = None
+    ) -> list[Any]:
         count = 1 if request.mode is Mode.UPSCALE else request.count
         if self.noop:
             return [None] * count
@@ -179,10 +198,19 @@ class FakeRunner:
             return [
                 Image.frombytes("RGB", size, random.randbytes(size[0] * size[1] * 3)) for _ in range(count)
             ]
-        return [
+        flat = [
             Image.new("RGB", size, _colour(request.prompt_for(i), seed))
             for i, seed in enumerate(request.seeds[:count])
         ]
+        if request.mode is not Mode.INPAINT or source is None or mask is None:
+            return flat
+        # A flat-colour inpaint: where the mask is white the colour, elsewhere the source, so a test
+        # sees which mask reached the worker.
+        with Image.open(io.BytesIO(source)) as opened:
+            picture = opened.convert("RGB").resize(size)
+        with Image.open(io.BytesIO(mask)) as opened:
+            where = opened.convert("L").resize(size).point(lambda v: 255 if v >= 128 else 0)
+        return [Image.composite(image, picture, where) for image in flat]
 
 
 class Slowed:

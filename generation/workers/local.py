@@ -104,12 +104,14 @@ class Runner(Protocol):
         requests: Sequence[GenerationRequest],
         *,
         sources: Sequence[bytes | None],
+        masks: Sequence[bytes | None] = (),
         on_progress: Callable[[int, int, Previews], None] | None,
         cancel: Any,
         want_preview: bool,
     ) -> Generated | list[list[Any]]:
         """One list of images per request, with what each image applied (`Generated`; bare image
-        lists: nothing known); `sources` holds each request's source image bytes.
+        lists: nothing known); `sources` holds each request's source image bytes, `masks` each
+        inpaint's mask bytes (None for the others; empty: no masks at all).
         `on_progress(step, total, previews)` from the GPU thread, `previews` one image per request
         (or empty when none were asked for), or a function returning them, called only for the
         reports the worker keeps."""
@@ -553,6 +555,7 @@ class LocalWorker:
                 self.model,
                 [job.request for job in jobs],
                 sources=[job.source for job in jobs],
+                masks=[job.mask for job in jobs],
                 on_progress=on_progress,
                 cancel=token,
                 want_preview=want_preview,

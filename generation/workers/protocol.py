@@ -1,10 +1,11 @@
 """The seam between the job service and GPU workers: what a worker receives, what it reports.
 
 The job service owns the queue, the database and the events; a `WorkerPool` owns the workers and
-their models. The service hands a free worker a `Batch` (the jobs' requests, and source images as
-bytes: a worker never reads paths or a shared disk); the pool reports back to a `BatchSink` on the
-event loop: the batch started (on which model), progress, and exactly one outcome per job (done
-with its PNG bytes, failed with a Problem, cancelled, or interrupted because the pool stops).
+their models. The service hands a free worker a `Batch` (the jobs' requests, and source images and
+inpaint masks as bytes: a worker never reads paths or a shared disk); the pool reports back to a
+`BatchSink` on the event loop: the batch started (on which model), progress, and exactly one
+outcome per job (done with its PNG bytes, failed with a Problem, cancelled, or interrupted because
+the pool stops).
 
 Everything here is plain data and async calls, so a pool whose workers live in other processes
 or on other machines is another class behind the same protocol: nothing is shared but bytes, and
@@ -30,7 +31,8 @@ from generation.requests.request import GenerationRequest
 class BatchJob:
     job_id: str
     request: GenerationRequest
-    source: bytes | None = None  # the source image (img2img, upscale) as encoded bytes
+    source: bytes | None = None  # the source image (img2img, upscale, the edits) as encoded bytes
+    mask: bytes | None = None  # an inpaint's mask (`request.edit.mask`) as encoded bytes, white repaints
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class WorkerProblem(enum.StrEnum):
 
     OUT_OF_MEMORY = "out_of_memory"
     SOURCE_UNREADABLE = "source_unreadable"  # detail
+    MASK_UNREADABLE = "mask_unreadable"  # detail: an inpaint's mask is missing or not an image
     MODEL_NOT_LOADED = "model_not_loaded"  # model, detail
     MODEL_UNUSABLE = "model_unusable"  # detail
     INVALID_REQUEST = "invalid_request"  # detail

@@ -14,11 +14,13 @@ from PIL import Image
 
 from generation.images.saving import EncodedImages, encode_images
 from generation.models.memory import free_memory
+from generation.problems import Problem
 from generation.progress import CancelToken
 from generation.requests.applied import Applied
 from generation.requests.lora_sets import lora_calls
 from generation.requests.request import GenerationRequest
 from generation.workers.local import CHECK_REQUEST, Generated, Previews, is_out_of_memory
+from generation.workers.protocol import WorkerProblem, detail_of
 
 if TYPE_CHECKING:
     from generation.settings import Settings
@@ -80,6 +82,7 @@ class PipelineRunner:
         requests: Sequence[GenerationRequest],
         *,
         sources: Sequence[bytes | None],
+        masks: Sequence[bytes | None] = (),
         on_progress: Callable[[int, int, Previews], None] | None,
         cancel: Any,
         want_preview: bool,
@@ -97,6 +100,7 @@ class PipelineRunner:
                 on_progress(progress.step, progress.total, lambda: progress.previews)
 
         decoded = [None if source is None else decode_source(source) for source in sources]
+        decoded_masks = decode_masks(masks, len(requests))
         pieces: list[list[tuple[int, list[Any], Applied]]] = [
             [] for _ in requests
         ]  # (first, images, applied)
@@ -109,6 +113,7 @@ class PipelineRunner:
                 want_preview=want_preview,
                 settings=self.settings.models,
                 sources=[decoded[part.index] for part in call],
+                masks=None if decoded_masks is None else [decoded_masks[part.index] for part in call],
                 assets=self.assets,
             )
             for part, made, used in zip(call, result.images, result.applied, strict=True):
@@ -150,8 +155,22 @@ def _first(piece: tuple[int, list[Any], Applied]) -> int:
     return piece[0]
 
 
+def decode_masks(masks: Sequence[bytes | None], count: int) -> list[Image.Image | None] | None:
+    """The inpaint masks from their bytes, one per request (None when none came). Bytes that are
+    not an image fail as `WorkerProblem.MASK_UNREADABLE`."""
+    if not any(mask is not None for mask in masks):
+        return None
+    if len(masks) != count:
+        raise ValueError(f"{len(masks)} masks for {count} requests")
+    try:
+        return [None if mask is None else decode_source(mask) for mask in masks]
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # (UnidentifiedImageError: OSError)
+        raise Problem(WorkerProblem.MASK_UNREADABLE, detail=detail_of(exc)) from exc
+
+
 def decode_source(data: bytes) -> Image.Image:
-    """A source image from its bytes, fully read (the engine turns it upright and into RGB)."""
+    """A source image (or mask) from its bytes, fully read (the engine turns a source upright and
+    into RGB, a mask upright and into black and white)."""
     with Image.open(io.BytesIO(data)) as opened:
         opened.load()
         return opened.copy()

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from bot.web.links import LinkClaims
 from bot.web.server import RECORD
+from generation.requests.request import Mode
 from tests.helpers.mask_page import region_link, upscaled
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -141,6 +142,11 @@ async def test_paint_a_stroke_and_the_jobs_mask_is_that_stroke(web_env, browser)
         draw.ellipse([x - brush / 2, 64 - brush / 2, x + brush / 2, 64 + brush / 2], fill=255)
     assert iou(painted, np.asarray(expected) >= 128) >= 0.8
     assert painted[64, 64] and not painted[30, 64] and not painted[64, 10] and not painted[64, 118]
+    # the stroke is the job's mask: an inpaint of it (the fake runner paints blue where it reaches)
+    assert job.request.mode is Mode.INPAINT and job.request.edit.mask == job.meta["edit"]["mask_key"]
+    done = await web_env.service.wait(job.id, 20)
+    with Image.open(io.BytesIO(await web_env.service.read_artifact(done.images[0].key))) as result:
+        assert result.getpixel((64, 64)) == (40, 70, 220) and result.getpixel((64, 20)) == (220, 40, 40)
 
     # used: the same link again
     assert "used already" in await run(page_text, browser, link)

@@ -121,3 +121,32 @@ def test_loaded_model_goes_first_until_patience_runs_out():
     queue.push(item("x0", 1, model="other"))
     queue.push(item("m0", 2, model="loaded"))
     assert queue.take_batch(loaded_model="loaded", patience=0)[0].job_id == "x0"
+
+
+def test_edits_batch_only_where_the_engine_runs_them_in_one_call():
+    from generation.requests.request import Edit, GenerationRequest, Mode, Pan
+
+    def queued(*requests):
+        queue = FairQueue()
+        for n, request in enumerate(requests):
+            queue.push(QueueItem.for_request(f"j{n}", n + 1, request))
+        return [i.job_id for i in queue.plan_batch(batch_size=8)]
+
+    base = GenerationRequest("p", width=128, height=128, steps=4, count=1, seed=1, source_image="s")
+    zoom = base.replace(mode=Mode.OUTPAINT, width=256, height=256, strength=0.9, edit=Edit(zoom=2.0))
+    region = base.replace(mode=Mode.INPAINT, strength=1.0, edit=Edit(mask="m1"))
+    # two users' zooms of different pictures: one canvas, one call
+    assert queued(zoom, zoom.replace(source_image="t", prompt="q")) == ["j0", "j1"]
+    # whole-picture inpaints with different masks share a call too (masks are per image)
+    assert queued(region, region.replace(edit=Edit(mask="m2"))) == ["j0", "j1"]
+    # but not a pan with a zoom, nor a zoom of another factor, nor other strengths
+    pan = zoom.replace(width=192, height=128, edit=Edit(pan=Pan.LEFT))
+    assert queued(zoom, pan) == ["j0"]
+    assert queued(zoom, zoom.replace(edit=Edit(zoom=1.5))) == ["j0"]
+    assert queued(region, region.replace(strength=0.5)) == ["j0"]
+    # "only masked" boxes differ per mask: each runs alone, so none waits for another
+    only = region.replace(edit=Edit(mask="m1", only_masked=True))
+    assert queued(only, only.replace(edit=Edit(mask="m2", only_masked=True))) == ["j0"]
+    # img2img stays one job a call
+    vary = base.replace(mode=Mode.IMG2IMG, strength=0.5)
+    assert queued(vary, vary) == ["j0"]

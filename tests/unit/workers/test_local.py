@@ -268,3 +268,17 @@ def test_importing_the_job_service_leaves_torch_out():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_real_runner_reads_masks_from_bytes_and_names_a_bad_one():
+    from generation.workers.runner import decode_masks
+
+    png = io.BytesIO()
+    Image.new("L", (8, 8), 255).save(png, format="PNG")
+    assert decode_masks([None, None], 2) is None  # no masks sent: the engine needs none
+    none, mask = decode_masks([None, png.getvalue()], 2)
+    assert none is None and mask.size == (8, 8) and mask.getpixel((3, 3)) == 255
+    with pytest.raises(Problem) as bad:
+        decode_masks([b"not an image"], 1)
+    assert bad.value.code == WorkerProblem.MASK_UNREADABLE and bad.value.fields["detail"]
+    assert failure_problem(bad.value) == bad.value  # the worker reports it as it is
