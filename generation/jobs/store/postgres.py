@@ -7,9 +7,10 @@ writes that decide a job's fate are guarded in their statements (see base.py), s
 writers cannot run a job twice or charge it twice.
 
 The schema is SQLite's (migrations/) expressed for PostgreSQL (postgres_migrations/ 0001-0002 and
-0004-0005 are SQLite's 0001-0004), plus what only the cluster uses (0003: submit keys, the previews
+0004-0006 are SQLite's 0001-0005), plus what only the cluster uses (0003: submit keys, the previews
 table). Migrations are applied at open under an advisory lock, so processes starting together
-migrate once; `schema_migrations` records them. The password never comes from the URL's config: libpq's PGPASSWORD or ~/.pgpass.
+migrate once; `schema_migrations` records them. The password never comes from the URL's config:
+libpq's PGPASSWORD or ~/.pgpass.
 """
 
 from __future__ import annotations

@@ -221,7 +221,8 @@ class SQLiteStore:
             try:
                 async with self.transaction() as db:
                     await db.execute(
-                        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * _COLUMN_COUNT)})", _job_row(job)
+                        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * _COLUMN_COUNT)})",
+                        _job_row(job),
                     )
                     if reserve_seconds > 0:
                         await db.execute(
@@ -291,7 +292,16 @@ class SQLiteStore:
                 "UPDATE jobs SET status='done', finished_at=?, gpu_seconds=?, grid_key=?, error=NULL,"
                 " model_hash=COALESCE(?, model_hash), applied=? WHERE id=? AND status IN ('queued','running')"
                 " AND (? IS NULL OR attempts=?)",
-                (finished_at, gpu_seconds, grid_key, model_hash, _applied_column(applied), job_id, attempt, attempt),
+                (
+                    finished_at,
+                    gpu_seconds,
+                    grid_key,
+                    model_hash,
+                    _applied_column(applied),
+                    job_id,
+                    attempt,
+                    attempt,
+                ),
             )
             if cur.rowcount == 0:
                 return False

@@ -110,7 +110,13 @@ async def test_what_a_job_applied_is_kept_with_it(store):
     assert (await store.get_job("aaaa")).applied is None
     images = [JobImage(0, 7, "aaaa/0.png")]
     assert await store.finish_done(
-        "aaaa", finished_at=9.0, gpu_seconds=1.0, grid_key=None, images=images, charge_day="d1", applied=applied
+        "aaaa",
+        finished_at=9.0,
+        gpu_seconds=1.0,
+        grid_key=None,
+        images=images,
+        charge_day="d1",
+        applied=applied,
     )
     done = await store.get_job("aaaa")
     assert done.applied == applied and done.applied.notes[0].fields == {"kind": "hypernet", "name": "x"}
@@ -249,7 +255,7 @@ async def test_a_version_1_database_is_migrated_and_its_old_rows_still_read(tmp_
 
     store = await SQLiteStore.open(path)
     try:
-        assert await store.schema_version() == len(list(MIGRATIONS_DIR.glob("*.sql"))) == 4
+        assert await store.schema_version() == len(list(MIGRATIONS_DIR.glob("*.sql"))) == 5
         old = await store.get_job("oldjob")
         assert old.grid_key == "/data/outputs/oldjob/grid.png"  # a path: the local artifact store reads it
         assert old.images == (JobImage(0, 3, "/data/outputs/oldjob/0.png"),)
@@ -259,7 +265,7 @@ async def test_a_version_1_database_is_migrated_and_its_old_rows_still_read(tmp_
     finally:
         await store.close()
     again = await SQLiteStore.open(path)  # applied once, then left alone
-    assert await again.schema_version() == 4
+    assert await again.schema_version() == 5
     await again.close()
 
 
