@@ -189,13 +189,18 @@ class JobMessage:
             return
         upload = await result_upload(self.bot.service, job, target.filesize_limit, target.spoiler)
         view = result_view(job, self.bot.discord_settings)
-        message = await self._send(text.result_text(job), [upload] if upload else [], view, final=True)
+        message = await self._send(self._result_content(job), [upload] if upload else [], view, final=True)
         if message is None:
             await self._record(delivered=True)
         else:
             await self._record(
                 delivered=True, result_message_id=message.id, result_channel_id=message.channel.id
             )
+
+    @staticmethod
+    def _result_content(job: Job) -> str:
+        """The result's words: the job, then what its images applied and what was ignored."""
+        return text.with_applied(text.result_text(job), job.applied)
 
     async def _deliver_by_dm(self, job: Job) -> bool:
         """The result in the user's DMs (their /settings say so); its message says where it went.
@@ -208,7 +213,7 @@ class JobMessage:
             upload = await result_upload(self.bot.service, job, limit, False)
             message = await channel.send(
                 **fitted(
-                    text.with_note(text.result_text(job), target.note),
+                    text.with_note(self._result_content(job), target.note),
                     files=[upload.file()] if upload else [],
                     view=result_view(job, self.bot.discord_settings),
                 )
