@@ -174,9 +174,10 @@ class GenerationRequest:
             self.strength if self.mode is not Mode.TXT2IMG else None,
             self.hires,
             self.edit.batch_key() if self.edit is not None else None,
-            # The adapters are switched per pipeline call: jobs batch only with the same LoRA sets,
-            # and a job whose images drew several is run one set a call (requests.lora_sets).
-            self.lora_sets,
+            # The adapters are switched per pipeline call: jobs batch only with the same LoRA sets
+            # (in any order), and a job whose images drew several is run one set a call
+            # (requests.lora_sets).
+            tuple(sorted(self.lora_sets, key=repr)),
             self.vae,
         )
 
