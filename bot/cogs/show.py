@@ -45,7 +45,7 @@ class Show(commands.Cog):
         upload = await result_upload(self.bot.service, found, interaction.filesize_limit, spoiler)
         await reply(
             interaction,
-            text.result_text(found),
+            text.with_applied(text.result_text(found), found.applied),
             attachments=[upload.file()] if upload else [],
             view=result_view(found, self.bot.discord_settings),
         )

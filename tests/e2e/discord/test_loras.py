@@ -80,6 +80,10 @@ async def test_the_lora_option_is_applied_named_and_recorded(env):
     shown = await info.wait_original(lambda m: "Lora hashes" in m.content)
     assert f'Lora hashes: "detail: {lora_hash}"' in shown.content
 
+    shown_again = await server.slash("show", {"job": job.id})
+    again = await shown_again.wait_original(lambda m: bool(m.attachments))
+    assert "-# LoRA detail 0.7 · embedding shinyemb · clip skip 2" in again.content.splitlines()
+
     restarted = await env.restart()  # kept with the job, not only in the worker's memory
     assert (await restarted.service.get_job(job.id)).applied == applied
 
