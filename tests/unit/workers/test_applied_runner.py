@@ -4,14 +4,17 @@ request whose variants drew different LoRAs gets each image as if made alone wit
 
 from __future__ import annotations
 
+import io
 import shutil
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 
 from generation.models.tiny import build_tiny_pipeline, tiny_lora
+from generation.requests.request import Edit, Mode
 from generation.workers.runner import PipelineRunner
 from tests.helpers.service_env import make_settings, request
 
@@ -61,3 +64,42 @@ def test_images_drawing_other_loras_are_each_made_with_their_own(runner_and_mode
         assert np.array_equal(pixels(together.images[0][i]), pixels(made.images[0][0]))
     assert np.abs(pixels(together.images[0][1]) - pixels(plain.images[0][0])).max() > 0  # oil did something
     assert plain.applied == [(plain.applied[0][0],)] and plain.applied[0][0].loras == ()
+
+
+def test_an_inpaints_mask_goes_with_each_lora_call(runner_and_model):
+    """A split inpaint: each LoRA set's call gets the request's source and mask (outside the mask
+    the source is kept in every image), and each image equals the one made alone."""
+    runner, model = runner_and_model
+    source, mask = png(Image.new("RGB", (64, 64), (200, 30, 30))), png(half_mask())
+    ink, oil = "a cat <lora:ink:1>", "a cat <lora:oil:1>"
+    edit = {"mode": Mode.INPAINT, "source_image": "uploads/s.png", "strength": 1.0, "model": "tiny"}
+    edit["edit"] = Edit(mask="uploads/m.png", mask_blur=0)
+    mixed = request("a cat {<lora:ink:1>|<lora:oil:1>}", count=2, seed=5, image_prompts=(ink, oil), **edit)
+    together = runner.generate(
+        model, [mixed], sources=[source], masks=[mask], on_progress=None, cancel=None, want_preview=False
+    )
+    for i, prompt in enumerate((ink, oil)):
+        alone = runner.generate(
+            model,
+            [request(prompt, seed=5 + i, **edit)],
+            sources=[source],
+            masks=[mask],
+            on_progress=None,
+            cancel=None,
+            want_preview=False,
+        )
+        made = pixels(together.images[0][i])
+        assert np.array_equal(made, pixels(alone.images[0][0]))
+        assert (np.abs(made[40:] - (200, 30, 30)) <= 2).all()  # below the mask: the source, kept
+
+
+def half_mask() -> Image.Image:
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 64, 32))
+    return mask
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
