@@ -101,9 +101,8 @@ class PipelineRunner:
 
         decoded = [None if source is None else decode_source(source) for source in sources]
         decoded_masks = decode_masks(masks, len(requests))
-        pieces: list[list[tuple[int, list[Any], Applied]]] = [
-            [] for _ in requests
-        ]  # (first, images, applied)
+        # per request, from each call that made some of its images: (first image, images, applied)
+        pieces: list[list[tuple[int, list[Any], Applied]]] = [[] for _ in requests]
         for call in lora_calls(requests):
             result = generate_result(
                 model,
