@@ -8,6 +8,7 @@ and on the copies `/show` posts. Whoever clicks owns, and is charged for, the jo
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,9 @@ from bot.ui import text
 from generation.images.metadata import format_parameters
 from generation.jobs.types import Job, JobStatus
 from generation.requests import followups
+from generation.requests.applied import Applied
 from generation.requests.followups import NoSuchImage
+from generation.requests.request import GenerationRequest
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -143,8 +146,19 @@ async def cancel(bot: ImagineBot, interaction: discord.Interaction, job: Job, in
 async def info(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
     seed = job.images[0].seed if job.images else job.request.seed
     first = followups.prompt_of_image(job.request, 0)  # image 1's own prompt, when variants drew it
-    parameters = format_parameters(first, seed, job.model_name or "?", job.model_hash)
+    parameters = format_parameters(
+        first, seed, job.model_name or "?", job.model_hash, applied=applied_by_image(job, first)
+    )
     await reply(interaction, text.job_info(job, parameters))
+
+
+def applied_by_image(job: Job, image: GenerationRequest) -> Applied | None:
+    """What the job applied, as one image made with the request `image` used it: the job's LoRAs
+    that image's prompt names (variants may have drawn others for other images)."""
+    if job.applied is None:
+        return None
+    names = {tag.name for tag in image.loras}
+    return dataclasses.replace(job.applied, loras=tuple(u for u in job.applied.loras if u.name in names))
 
 
 ACTIONS = {

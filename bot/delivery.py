@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.image_check import checked_content, checked_preview, checked_upload, checked_view
+from bot.image_check import checked_preview, result_parts
 from bot.meta import DeliveryMeta
 from bot.ui import text
 from bot.ui.fit import fitted
 from bot.ui.uploads import UPLOAD_MARGIN, Upload
-from bot.ui.views import progress_view, result_view
+from bot.ui.views import progress_view
 from generation.jobs.events import JobEvent
 from generation.jobs.types import TERMINAL_EVENTS, Job
 
@@ -224,10 +224,7 @@ class JobMessage:
     async def _result_parts(
         self, job: Job, limit: int, spoiler: bool
     ) -> tuple[str, Upload | None, discord.ui.View]:
-        """The result's text, picture and buttons, as its image check says (bot.image_check)."""
-        upload = await checked_upload(self.bot.service, job, limit, spoiler)
-        view = checked_view(result_view(job, self.bot.discord_settings), job)
-        return checked_content(text.result_text(job), job), upload, view
+        return await result_parts(self.bot.service, self.bot.discord_settings, job, limit, spoiler)
 
     async def _send(
         self, content: str, uploads: list[Upload], view: discord.ui.View | None, *, final: bool

@@ -11,8 +11,10 @@ import asyncio
 import discord
 
 from bot.buttons import CANCEL, DELETE, INFO, REROLL, ResultButton
+from bot.settings import DiscordSettings
 from bot.ui import text
 from bot.ui.uploads import Upload, encode_upload, result_upload
+from bot.ui.views import result_view
 from generation.jobs.service import JobService
 from generation.jobs.types import Job
 from generation.safety.check import SafetyMode, mode_of
@@ -63,3 +65,14 @@ def checked_preview(preview: bytes, job: Job, spoiler: bool) -> Upload | None:
     if mode is SafetyMode.BLOCK:
         return None
     return Upload(preview, "preview.png", spoiler or mode is SafetyMode.SPOILER)
+
+
+async def result_parts(
+    service: JobService, discord_settings: DiscordSettings, job: Job, limit: int, spoiler: bool
+) -> tuple[str, Upload | None, discord.ui.View]:
+    """A finished job's message as posted everywhere (the result, its DM, /show): its words with
+    what was applied and the check's note, its picture and its buttons, as its image check says."""
+    upload = await checked_upload(service, job, limit, spoiler)
+    view = checked_view(result_view(job, discord_settings), job)
+    content = checked_content(text.with_applied(text.result_text(job), job.applied), job)
+    return content, upload, view

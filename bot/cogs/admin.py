@@ -45,7 +45,7 @@ def group(name: str, description: str, **kwargs) -> app_commands.Group:
 
 
 class Admin(commands.Cog):
-    model = group("model", "Models: list them, switch the active one")
+    model = group("model", "Models: list them (and their LoRAs and embeddings), switch the active one")
     quota = group("quota", "Users' GPU time")
     queue = group("queue", "The job queue")
     safety = group("safety", "This server's safety settings", guild_only=True)
@@ -81,6 +81,17 @@ class Admin(commands.Cog):
         await reply(
             interaction, text.model_list(self.bot.service.model_names(), self.bot.service.active_model)
         )
+
+    @model.command(name="loras", description="The LoRAs there are, and what each is for")
+    async def model_loras(self, interaction: discord.Interaction) -> None:
+        active = self.bot.service.active_model
+        await reply(interaction, text.addon_list("lora", await self.bot.service.loras(active), active))
+
+    @model.command(name="embeddings", description="The textual-inversion embeddings, and what each is for")
+    async def model_embeddings(self, interaction: discord.Interaction) -> None:
+        active = self.bot.service.active_model
+        listed = await self.bot.service.embeddings(active)
+        await reply(interaction, text.addon_list("embedding", listed, active))
 
     @model.command(name="switch", description="Load another model for everyone")
     @app_commands.describe(name="The model to load")

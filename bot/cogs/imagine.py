@@ -7,6 +7,8 @@ their {a|b} variants from their own seeds when the job is submitted (bot.submit)
 
 from __future__ import annotations
 
+import contextlib
+import math
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
@@ -28,7 +30,8 @@ from bot.prefs import (
 )
 from bot.replies import defer, fail
 from bot.styles import style_book
-from bot.ui.text import message_for
+from bot.ui.text import bad_lora_option, message_for
+from generation.requests.numbers import format_number
 from generation.requests.prompt import PromptError, job_flags, parse_prompt
 from generation.requests.request import MAX_SEED, GenerationRequest
 from generation.requests.samplers import SAMPLER_NAMES, canonical_sampler
@@ -40,7 +43,15 @@ if TYPE_CHECKING:
     from bot.app import ImagineBot
 
 # The options' ranges as declared below, checked again: a crafted client can send anything.
-RANGES = {"count": (1, 4), "seed": (-1, MAX_SEED), "steps": (1, 150), "cfg": (0.0, 30.0)}
+RANGES = {
+    "count": (1, 4),
+    "seed": (-1, MAX_SEED),
+    "steps": (1, 150),
+    "cfg": (0.0, 30.0),
+    "lora_weight": (-5.0, 5.0),
+}
+MAX_LORA_WEIGHT = 5.0  # the web UI takes any weight; past a few the picture is noise (or a typo)
+MAX_LORA_NAME = 100
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,8 @@ class ImagineOptions:
     cfg: float | None = None
     sampler: str | None = None
     model: str | None = None
+    lora: str | None = None  # "name" or "name:0.8": a <lora:...> tag added to the prompt
+    lora_weight: float | None = None
 
     def given(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))
@@ -80,7 +93,25 @@ def build_request(prompt: str, options: ImagineOptions, defaults: DefaultSetting
         changes["sampler"] = canonical_sampler(options.sampler)
     if options.model is not None:
         changes["model"] = options.model
+    if options.lora is not None:
+        changes["prompt"] = f"{request.prompt} {lora_tag(options.lora, options.lora_weight)}".strip()
     return request.replace(**changes)
+
+
+def lora_tag(option: str, weight: float | None = None) -> str:
+    """The `<lora:name:weight>` tag the lora option adds: "name", or "name:0.8" typed (the
+    lora_weight option wins over a typed weight; 1 without either). Raises ValueError."""
+    name, typed = option.strip(), None
+    head, colon, tail = name.rpartition(":")
+    if colon:
+        with contextlib.suppress(ValueError):  # not a weight: the name has a colon, refused below
+            name, typed = head.strip(), float(tail)
+    weight = weight if weight is not None else typed if typed is not None else 1.0
+    if not name or len(name) > MAX_LORA_NAME or any(c in name for c in "<>:\n") or not math.isfinite(weight):
+        raise ValueError(bad_lora_option(option))
+    if abs(weight) > MAX_LORA_WEIGHT:
+        raise ValueError(bad_lora_option(option))
+    return f"<lora:{name}:{format_number(weight)}>"
 
 
 def plan_jobs(
@@ -123,6 +154,8 @@ class Imagine(commands.Cog):
         sampler="Sampler, as in the web UI (Euler a, DPM++ 2M Karras, ...)",
         model="Model to use (default: the active one)",
         style="Styles to apply, in order (several: separated by commas); --style works too",
+        lora="A LoRA to apply (name, or name:0.8); <lora:name:0.8> in the prompt works too",
+        lora_weight="The LoRA's weight (default 1; negative inverts it)",
     )
     @app_commands.choices(aspect=[app_commands.Choice(name=a, value=a) for a in ASPECTS])
     async def imagine(
@@ -138,13 +171,16 @@ class Imagine(commands.Cog):
         sampler: str | None = None,
         model: str | None = None,
         style: str | None = None,
+        lora: app_commands.Range[str, 1, 120] | None = None,
+        lora_weight: app_commands.Range[float, -5.0, 5.0] | None = None,
     ) -> None:
         # Read first: the user's settings say whether the answer is for them alone (results by DM).
         prefs = await load_prefs(self.bot.service, interaction.user.id)
         private = private_here(prefs, interaction.guild_id)
         await defer(interaction, ephemeral=private)
         try:
-            for name, value in (("count", count), ("seed", seed), ("steps", steps), ("cfg", cfg)):
+            numbers = (("count", count), ("seed", seed), ("steps", steps), ("cfg", cfg))
+            for name, value in (*numbers, ("lora_weight", lora_weight)):
                 within(name, value, *RANGES[name])
         except submit.Refused as exc:
             await fail(interaction, str(exc))
@@ -158,6 +194,8 @@ class Imagine(commands.Cog):
             cfg=cfg,
             sampler=sampler,
             model=model,
+            lora=lora,
+            lora_weight=lora_weight,
         )
         try:
             book = await style_book(self.bot, interaction.guild_id)
@@ -193,6 +231,24 @@ class Imagine(commands.Cog):
             return choices
         return [
             app_commands.Choice(name=f"{prefix}, {c.value}"[:100], value=f"{prefix}, {c.value}"[:100])
+            for c in choices
+        ]
+
+    @imagine.autocomplete("lora")
+    async def lora_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The LoRAs the model (the one chosen, else the active one) can use, or may use when
+        its files do not tell; a typed ":0.8" is kept."""
+        model = getattr(interaction.namespace, "model", None) or self.bot.service.active_model
+        listed = await self.bot.service.loras(model)
+        usable = [item.name for item in listed if item.fits is not False]
+        typed, colon, weight = current.partition(":")
+        choices = matching(typed, usable)
+        if not colon:
+            return choices
+        return [
+            app_commands.Choice(name=f"{c.value}:{weight}"[:100], value=f"{c.value}:{weight}"[:100])
             for c in choices
         ]
 

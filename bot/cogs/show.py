@@ -13,12 +13,11 @@ from discord.ext import commands
 from bot.access import Viewer, may_see, visible
 from bot.autocomplete import job_choices
 from bot.cogs import pnginfo
-from bot.image_check import checked_content, checked_upload, checked_view
+from bot.image_check import result_parts
 from bot.replies import defer, fail, reply
 from bot.safety import wants_spoiler
 from bot.submit import owner_of
 from bot.ui import text
-from bot.ui.views import result_view
 from generation.jobs.types import JobStatus
 
 if TYPE_CHECKING:
@@ -42,13 +41,10 @@ class Show(commands.Cog):
             await reply(interaction, text.job_not_done(found, where[0] if where else None))
             return
         spoiler = await wants_spoiler(interaction, self.bot.service, self.bot.discord_settings)
-        upload = await checked_upload(self.bot.service, found, interaction.filesize_limit, spoiler)
-        await reply(
-            interaction,
-            checked_content(text.result_text(found), found),
-            attachments=[upload.file()] if upload else [],
-            view=checked_view(result_view(found, self.bot.discord_settings), found),
+        content, upload, view = await result_parts(
+            self.bot.service, self.bot.discord_settings, found, interaction.filesize_limit, spoiler
         )
+        await reply(interaction, content, attachments=[upload.file()] if upload else [], view=view)
 
     @show.autocomplete("job")
     async def job_autocomplete(

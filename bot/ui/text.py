@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable, Container, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from generation.jobs.problems import Refusal, StoreProblem
 from generation.jobs.types import LEGACY_ERROR, Job
@@ -25,6 +25,7 @@ from generation.workers.protocol import WorkerInfo, WorkerProblem
 
 if TYPE_CHECKING:
     from generation.jobs.quotas import QuotaStatus
+    from generation.requests.applied import Applied
     from generation.safety.check import ImageCheck
 
 Template = str | Callable[[Mapping[str, Any]], str]
@@ -1487,3 +1488,84 @@ def image_parameters(found: Any, filename: str, notes: Sequence[str], blocked: s
     if blocked:
         lines.append(blocked)
     return "\n".join(lines)
+
+
+# -- what a job applied: LoRAs, embeddings, VAE, clip skip, and what was ignored ------------------
+
+MAX_APPLIED_SHOWN = 400  # each of the result's two lines (applied, ignored): a reminder, not a report
+MAX_ADDONS_LISTED = 40  # files /model loras and /model embeddings show
+
+
+def _one_line(value: str, limit: int) -> str:
+    line = " ".join(value.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _weights(te: float, unet: float) -> str:
+    return _n(te) if te == unet else f"{_n(te)}/{_n(unet)}"  # text encoder / UNet, as the tag writes them
+
+
+def applied_line(applied: Applied) -> str:
+    """What the images were made with, beyond the checkpoint: "LoRA detail 0.7 · embedding
+    EasyNegative · VAE other.safetensors · clip skip 2" (empty when nothing)."""
+    parts = [
+        f"LoRA {user_text(use.name, 60)} {_weights(use.te_weight, use.unet_weight)}" for use in applied.loras
+    ]
+    parts += [f"embedding {user_text(use.name, 60)}" for use in applied.embeddings]
+    if applied.vae is not None:
+        parts.append(f"VAE {user_text(applied.vae.name, 60)}")
+    if applied.clip_skip > 1:
+        parts.append(f"clip skip {applied.clip_skip}")
+    return " · ".join(parts)
+
+
+def with_applied(content: str, applied: Applied | None) -> str:
+    """A result's message with what was applied and, below it, what was ignored and why (each
+    note worded by `describe`), as small lines; unchanged when the worker said nothing."""
+    if applied is None:
+        return content
+    lines = [applied_line(applied), " ".join(dict.fromkeys(describe(note) for note in applied.notes))]
+    shown = [_one_line(line, MAX_APPLIED_SHOWN) for line in lines if line]
+    return content + "".join(f"\n-# {line}" for line in shown)
+
+
+_LISTED_ARCH = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
+
+
+class AddonListing(Protocol):
+    """A listed LoRA or embedding file (generation.models.preflight.AddonListing, which the bot
+    does not import)."""
+
+    name: str
+    arch: str | None
+    fits: bool | None
+    detail: str | None
+
+
+def _addon_entry(item: AddonListing) -> str:
+    what = [_LISTED_ARCH.get(item.arch, item.arch) if item.arch else "model unknown"]
+    if item.detail:
+        what.append(item.detail)
+    if item.fits is False:
+        what.append("not for this model")
+    return f"- {code(item.name)} ({', '.join(what)})"
+
+
+def addon_list(kind: str, items: Sequence[AddonListing], model: str | None) -> str:
+    """`/model loras` and `/model embeddings`: each file, what it was made for, and whether the
+    model (the active one) can use it; how to use them."""
+    title, usage = {
+        "lora": ("LoRAs", "Use one with `<lora:NAME:0.8>` in the prompt, or the lora option of /imagine."),
+        "embedding": ("Embeddings", "Use one by writing its name in the prompt or the negative prompt."),
+    }[kind]
+    head = f"**{title}**" + (f" (for {code(model)})" if model else "") + ":"
+    if not items:
+        return f"{head}\nnone installed"
+    lines = [_addon_entry(item) for item in items[:MAX_ADDONS_LISTED]]
+    if len(items) > MAX_ADDONS_LISTED:
+        lines.append(f"… and {len(items) - MAX_ADDONS_LISTED} more")
+    return "\n".join([head, *lines, f"-# {usage}"])
+
+
+def bad_lora_option(given: str) -> str:
+    return f"The lora option takes a LoRA's name, optionally with a weight (name:0.8), not {quoted(given)}."

@@ -223,6 +223,7 @@ class ClusterService(JobService):
         if names and model not in names:  # (no snapshot yet: the worker will say)
             raise SubmitRefused(Refusal.UNKNOWN_MODEL, model=model, names=names)
         request = request.resolve_seed().replace(model=model)
+        await self.check_addons(request)
         roles = {str(r) for r in owner.role_ids}
         priority = PRIORITY if roles & set(self.settings.queue.priority_roles) else NORMAL
         item = QueueItem.for_request("", owner.user_id, request, priority=priority)

@@ -51,23 +51,27 @@ def encode_images(
     model_hash: str | None,
     *,
     hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
-    applied: Applied | None = None,
+    applied: Applied | Sequence[Applied | None] | None = None,
 ) -> EncodedImages:
     """A job's images as PNG bytes, image i (made with seed + i and its own prompt) carrying its own
-    A1111 parameters (with the add-ons the job `applied`), and the grid carrying the first image's."""
+    A1111 parameters (with the add-ons the job `applied`, or image i `applied[i]` when given per
+    image), and the grid carrying the first image's."""
     if not images:
         raise ValueError("a job's result needs at least one image")
     if request.seed == RANDOM_SEED:
         raise ValueError("resolve the request's seed before encoding its images")
     seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(len(images))]
-    options = {"hires_upscaler": hires_upscaler, "applied": applied}
+    per_image = list(applied) if isinstance(applied, Sequence) else [applied] * len(images)
+    if len(per_image) != len(images):
+        raise ValueError(f"{len(per_image)} applied add-ons for {len(images)} images")
     texts = [
         format_parameters(
             request.replace(prompt=request.prompt_for(i), image_prompts=()),  # the prompt it was made with
             seed,
             model_name,
             model_hash,
-            **options,
+            hires_upscaler=hires_upscaler,
+            applied=per_image[i],
         )
         for i, seed in enumerate(seeds)
     ]
@@ -99,7 +103,7 @@ def save_job_images(
     model_hash: str | None,
     *,
     hires_upscaler: str = DEFAULT_HIRES_UPSCALER,
-    applied: Applied | None = None,
+    applied: Applied | Sequence[Applied | None] | None = None,
 ) -> SavedImages:
     """Write `<outputs_dir>/<job_id>/<index>.png` per image (image i made with seed + i and its own
     prompt, in its own parameters) and then `grid.png` (with the first image's), each atomically."""

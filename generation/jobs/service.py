@@ -112,6 +112,7 @@ class JobService:
         self._paused = False
         self._closing = False
         self._started = False
+        self._preflight: Any = None  # generation.models.preflight.Preflight, made when first needed
         self._task: asyncio.Task[None] | None = None
         # Outcomes the store refused to record (a full disk): the jobs left the running set and
         # their events went out; the rows are written when the store takes writes again.
@@ -234,6 +235,7 @@ class JobService:
         if names is not None and model not in names:
             raise SubmitRefused(Refusal.UNKNOWN_MODEL, model=model, names=names)
         request = request.resolve_seed().replace(model=model)
+        await self.check_addons(request)
         roles = {str(r) for r in owner.role_ids}
         priority = PRIORITY if roles & set(self.settings.queue.priority_roles) else NORMAL
         item = QueueItem.for_request("", owner.user_id, request, priority=priority)
@@ -284,6 +286,38 @@ class JobService:
         self._push_positions()
         self._wake.set()
         return job
+
+    # -- add-ons: checked before a job queues, listed for front ends -------------------------------
+
+    @property
+    def preflight(self) -> Any:
+        """The add-on folders and the registry, read without torch (generation.models.preflight)."""
+        if self._preflight is None:
+            from generation.models.preflight import Preflight
+
+            self._preflight = Preflight(self.settings)
+        return self._preflight
+
+    async def check_addons(self, request: GenerationRequest) -> None:
+        """Refuse (SubmitRefused with the worker's code: `lora.unknown` with the closest names,
+        `lora.wrong_arch`, `vae.unknown`, ...) the LoRAs and VAE the files say the request's model
+        cannot use, before it waits in the queue; what only loading tells, the worker reports."""
+        if not any(request.lora_sets) and request.vae is None:
+            return
+        try:
+            await asyncio.to_thread(self.preflight.check, request)
+        except Problem as problem:
+            raise SubmitRefused(problem.code, **problem.fields) from None
+        except OSError as exc:  # an unreadable folder: the worker says what it finds
+            log.warning("could not check the add-ons of a request: %s", exc)
+
+    async def loras(self, model: str | None = None) -> list[Any]:
+        """The LoRA files (`AddonListing`: name, arch, whether it fits `model`), by name."""
+        return await asyncio.to_thread(self.preflight.loras, model)
+
+    async def embeddings(self, model: str | None = None) -> list[Any]:
+        """The embedding files (`AddonListing`), by name, and whether each fits `model`."""
+        return await asyncio.to_thread(self.preflight.embeddings, model)
 
     def _enqueue(self, job: Job, *, priority: int | None = None) -> None:
         priority = job.priority if priority is None else priority
@@ -701,6 +735,7 @@ class JobService:
             grid_key=grid,
             images=images,
             image_check=check,
+            applied=result.applied,
         )
         charge_day = quotas.day_key(now, self.settings.quota.reset_hour_utc)
         recorded = await self._record_outcome(
@@ -715,6 +750,7 @@ class JobService:
                 model_hash=current.model_hash,
                 attempt=self._attempt(current),
                 image_check=check,
+                applied=result.applied,
             ),
         )
         self._forget(current.id)

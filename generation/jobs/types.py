@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from generation.requests.applied import Applied
 from generation.requests.request import GenerationRequest
 
 if TYPE_CHECKING:
@@ -89,6 +90,9 @@ class Job:
     priority: int = 1  # 0: served before everyone else (a priority role)
     attempts: int = 0  # times started (a job resumed after a crash starts again)
     image_check: ImageCheck | None = None  # the image check's decision and scores (generation.safety)
+    # What its images were made with (LoRAs, embeddings, VAE, clip skip) and what was left out and
+    # why, as its worker reported it; None until done (and for jobs done before this was kept).
+    applied: Applied | None = None
 
     @property
     def user_id(self) -> int:

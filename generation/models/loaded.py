@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .arch import Arch
-
-if TYPE_CHECKING:
-    import torch
 
 
 @dataclass(frozen=True)
@@ -27,8 +24,10 @@ class LoadedModel:
     pipe: Any  # StableDiffusionPipeline or StableDiffusionXLPipeline
     arch: Arch
     short_hash: str | None
-    device: torch.device
-    dtype: torch.dtype
+    # torch.device and torch.dtype, not named here: the job service reads entries (preflight) and
+    # lint-imports holds it torch-free, type-checking imports included
+    device: Any
+    dtype: Any
     # What the pipelines build from this model (its img2img pipeline, its own scheduler config, the
     # upscaler loaded for it). Kept here so that unload_model() drops them with the weights.
     derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)

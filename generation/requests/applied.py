@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from generation.problems import Problem
 
-__all__ = ["Applied", "EmbeddingUse", "LoraUse", "Note", "VaeUse"]
+__all__ = ["Applied", "EmbeddingUse", "LoraUse", "Note", "VaeUse", "combined"]
 
 
 class Note(enum.StrEnum):
@@ -84,3 +85,27 @@ class Applied:
             negative_chunks=int(data.get("negative_chunks", 1)),
             notes=tuple(Problem.from_dict(note) for note in data.get("notes", ())),
         )
+
+
+def combined(applied: Sequence[Applied]) -> Applied | None:
+    """One `Applied` for a job from its images' (None for none): the images' own when they agree,
+    else everything any image used and every note, each once (variants that drew other LoRA tags
+    for some images; each image's infotext keeps its own)."""
+    if not applied:
+        return None
+    first = applied[0]
+    if all(other == first for other in applied[1:]):
+        return first
+
+    def each(items: list[Any]) -> tuple[Any, ...]:
+        return tuple(dict.fromkeys(items))
+
+    return Applied(
+        loras=each([use for a in applied for use in a.loras]),
+        embeddings=each([use for a in applied for use in a.embeddings]),
+        vae=first.vae,  # one per job: the VAE is not part of a variant
+        clip_skip=first.clip_skip,
+        prompt_chunks=max(a.prompt_chunks for a in applied),
+        negative_chunks=max(a.negative_chunks for a in applied),
+        notes=each([note for a in applied for note in a.notes]),
+    )

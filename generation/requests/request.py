@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import random
 from dataclasses import dataclass, field
 from typing import Any
 
 from generation.requests.addons import LoraTag, lora_tags
+
+# batch_key() reads every image's tags each time the queue groups jobs: parse each text once
+_lora_tags = functools.lru_cache(maxsize=4096)(lora_tags)
 
 MAX_SEED = 4294967294  # the A1111 web UI's range: 0 .. 2**32 - 2
 RANDOM_SEED = -1
@@ -128,8 +132,23 @@ class GenerationRequest:
 
     @property
     def loras(self) -> tuple[LoraTag, ...]:
-        """The LoRAs the prompt's `<lora:name:weight>` tags apply (see generation.requests.addons)."""
-        return lora_tags(self.prompt)
+        """The LoRAs the `<lora:name:weight>` tags apply (see generation.requests.addons): the
+        prompt's, or the set its images' drawn prompts share. A request whose variants drew
+        different sets for different images (`lora_sets`) is run one set at a time
+        (generation.requests.lora_sets); its `loras` are then its first image's."""
+        return self.lora_sets[0]
+
+    @property
+    def lora_sets(self) -> tuple[tuple[LoraTag, ...], ...]:
+        """The distinct LoRA sets its images are made with, in image order: one, unless variants
+        (`{<lora:a:1>|<lora:b:1>}`) drew different tags for different images."""
+        if len(self.image_prompts) != self.count:
+            return (_lora_tags(self.prompt),)
+        return tuple(dict.fromkeys(_lora_tags(prompt) for prompt in self.image_prompts))
+
+    def image_loras(self, index: int) -> tuple[LoraTag, ...]:
+        """The LoRAs image `index` is made with (its own prompt's tags)."""
+        return _lora_tags(self.prompt_for(index))
 
     def resolve_seed(self, rng: random.Random | None = None) -> GenerationRequest:
         """Return the request with a concrete seed (a random one when the seed is -1)."""
@@ -155,7 +174,10 @@ class GenerationRequest:
             self.strength if self.mode is not Mode.TXT2IMG else None,
             self.hires,
             self.edit.batch_key() if self.edit is not None else None,
-            self.loras,  # one LoRA set per call: the adapters are switched for the whole batch
+            # The adapters are switched per pipeline call: jobs batch only with the same LoRA sets
+            # (in any order), and a job whose images drew several is run one set a call
+            # (requests.lora_sets).
+            tuple(sorted(self.lora_sets, key=repr)),
             self.vae,
         )
 

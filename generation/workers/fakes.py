@@ -6,7 +6,8 @@ is white), or noise (large PNGs), or nothing at all (`noop`: only the job servic
 left). Prompts steer it: "FAIL" raises like an unreadable source image,
 "OOM" like CUDA out of memory, "NOSAVE" fails encoding. While `gate` is clear, every step waits
 (cancellable), so a test can keep a worker busy. It counts loads, unloads, checks, memory frees
-and calls, and records the threads it ran on.
+and calls, and records the threads it ran on. What it says each image applied is the LoRAs its
+prompt's tags name (no files, no hashes), so what was applied can be followed without torch.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from generation.images.saving import EncodedImages, encode_images
 from generation.jobs.artifacts import ArtifactNotFound, check_key
 from generation.problems import Problem
 from generation.progress import Cancelled, CancelToken
+from generation.requests.applied import Applied, LoraUse
 from generation.requests.followups import output_size
 from generation.requests.request import GenerationRequest, Mode
-from generation.workers.local import Previews
+from generation.workers.local import Generated, Previews
 from generation.workers.protocol import WorkerProblem
 
 COLOURS = {
@@ -114,7 +116,7 @@ class FakeRunner:
         on_progress: Callable[[int, int, Previews], None] | None = None,
         cancel: Any = None,
         want_preview: bool = False,
-    ) -> list[list[Any]]:
+    ) -> Generated:
         self.threads.add(threading.current_thread().name)
         sources = list(sources) or [None] * len(requests)
         masks = list(masks) or [None] * len(requests)
@@ -144,20 +146,30 @@ class FakeRunner:
                 raise Cancelled
             if on_progress is not None:
                 on_progress(step, total, self._previews(step, len(requests)) if want_preview else [])
-        return [
+        images = [
             self._images(request, source, mask)
             for request, source, mask in zip(requests, sources, masks, strict=True)
         ]
+        applied = [
+            tuple(_applied(r, i) for i in range(len(made))) for r, made in zip(requests, images, strict=True)
+        ]
+        return Generated(images, applied)
 
     def encode(
-        self, request: GenerationRequest, images: list[Any], model_name: str, model_hash: str | None
+        self,
+        request: GenerationRequest,
+        images: list[Any],
+        model_name: str,
+        model_hash: str | None,
+        *,
+        applied: Sequence[Applied] = (),
     ) -> EncodedImages:
         if "NOSAVE" in request.prompt:
             raise OSError("No space left on device")
         seeds = request.seeds[: len(images)]
         if self.noop:
             return EncodedImages([_TINY_PNG] * len(images), seeds, _TINY_PNG)
-        return encode_images(request, images, model_name, model_hash)
+        return encode_images(request, images, model_name, model_hash, applied=list(applied) or None)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -244,6 +256,14 @@ class MemoryArtifacts:
 
     def local_path(self, key: str) -> None:
         return None
+
+
+def _applied(request: GenerationRequest, index: int) -> Applied:
+    """What the fake says image `index` applied: the LoRAs its prompt's tags name, as if found."""
+    loras = request.image_loras(index)
+    return Applied(
+        loras=tuple(LoraUse(t.name, f"{t.name}.safetensors", t.te_weight, t.unet_weight, None) for t in loras)
+    )
 
 
 def _fail_on_purpose(requests: Sequence[GenerationRequest]) -> None:

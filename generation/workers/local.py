@@ -29,12 +29,14 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from generation.images.saving import EncodedImages
 from generation.jobs.quotas import split_seconds
 from generation.problems import Problem
 from generation.progress import Cancelled
+from generation.requests.applied import Applied, combined
 from generation.requests.request import GenerationRequest
 from generation.workers.protocol import (
     Batch,
@@ -69,6 +71,22 @@ PROGRESS_INTERVAL = 0.25  # seconds between progress reports of a pipeline call
 # -- the runner: what touches the model ----------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Generated:
+    """What a runner's pipeline call made: one list of images per request, and what each image
+    was made with (`applied[r][i]`: LoRAs, embeddings, VAE, clip skip, notes; empty: not known)."""
+
+    images: list[list[Any]]
+    applied: list[tuple[Applied, ...]]
+
+    @classmethod
+    def of(cls, result: Generated | Sequence[Sequence[Any]]) -> Generated:
+        """A runner's answer (a runner that returns bare image lists says nothing applied)."""
+        if isinstance(result, Generated):
+            return result
+        return cls([list(images) for images in result], [() for _ in result])
+
+
 class Runner(Protocol):
     """The model side of a worker. Every method but `model_names` and `cancel_token` is called on
     the worker's GPU thread (`encode` on a helper thread), never on the event loop."""
@@ -90,9 +108,10 @@ class Runner(Protocol):
         on_progress: Callable[[int, int, Previews], None] | None,
         cancel: Any,
         want_preview: bool,
-    ) -> list[list[Any]]:
-        """One list of images per request; `sources` holds each request's source image bytes,
-        `masks` each inpaint's mask bytes (None for the others; empty: no masks at all).
+    ) -> Generated | list[list[Any]]:
+        """One list of images per request, with what each image applied (`Generated`; bare image
+        lists: nothing known); `sources` holds each request's source image bytes, `masks` each
+        inpaint's mask bytes (None for the others; empty: no masks at all).
         `on_progress(step, total, previews)` from the GPU thread, `previews` one image per request
         (or empty when none were asked for), or a function returning them, called only for the
         reports the worker keeps."""
@@ -102,8 +121,15 @@ class Runner(Protocol):
     def model_hash(self, model: Any) -> str | None: ...
 
     def encode(
-        self, request: GenerationRequest, images: list[Any], model_name: str, model_hash: str | None
-    ) -> EncodedImages: ...
+        self,
+        request: GenerationRequest,
+        images: list[Any],
+        model_name: str,
+        model_hash: str | None,
+        *,
+        applied: Sequence[Applied] = (),
+    ) -> EncodedImages:
+        """PNG bytes, each image's infotext with what it applied (`applied[i]`, when known)."""
 
     def cancel_token(self) -> Any: ...
 
@@ -359,7 +385,7 @@ class LocalWorker:
             if not group:
                 continue
             try:
-                images, seconds = await self._generate(sink, batch, group)
+                generated, seconds = await self._generate(sink, batch, group)
             except _CancelledBatch:
                 rest = [job for job in group if not self._is_cancelled(job.job_id)]
                 for job in group:
@@ -396,7 +422,15 @@ class LocalWorker:
             self.current = [job for job in self.current if job.job_id not in finishing]
             task = asyncio.create_task(
                 self._encode_group(
-                    sink, batch, group, images, seconds, cancelled, self.model_name, self.model_hash, started
+                    sink,
+                    batch,
+                    group,
+                    generated,
+                    seconds,
+                    cancelled,
+                    self.model_name,
+                    self.model_hash,
+                    started,
                 )
             )
             self._finishers.add(task)
@@ -408,32 +442,39 @@ class LocalWorker:
         sink: BatchSink,
         batch: Batch,
         group: list[BatchJob],
-        images: list[list[Any]],
+        generated: Generated,
         seconds: float,
         cancelled: set[str],
         model_name: str | None,
         model_hash: str | None,
         started: asyncio.Task[None],
     ) -> None:
+        images, applied = generated.images, generated.applied
         shares = split_seconds(seconds, [len(imgs) for imgs in images])
 
-        async def encode(job: BatchJob, job_images: list[Any]) -> EncodedImages | None:
+        async def encode(
+            job: BatchJob, job_images: list[Any], used: tuple[Applied, ...]
+        ) -> EncodedImages | None:
             if job.job_id in cancelled:
                 return None
             return await asyncio.to_thread(
-                self.runner.encode, job.request, job_images, model_name or batch.model, model_hash
+                functools.partial(self.runner.encode, applied=used),
+                job.request,
+                job_images,
+                model_name or batch.model,
+                model_hash,
             )
 
         # the jobs' PNGs are encoded side by side (zlib lets go of the GIL), then reported in order
         results = await asyncio.gather(
-            *(encode(job, job_images) for job, job_images in zip(group, images, strict=True)),
+            *(encode(job, imgs, used) for job, imgs, used in zip(group, images, applied, strict=True)),
             return_exceptions=True,
         )
         try:
             await started  # the rows say running before they say done
         except Exception:
             log.exception("reporting the start of %s failed", [job.job_id for job in group])
-        for job, encoded, share in zip(group, results, shares, strict=True):
+        for job, encoded, share, used in zip(group, results, shares, applied, strict=True):
             try:
                 if job.job_id in cancelled:
                     await sink.job_cancelled(batch.id, job.job_id)
@@ -452,6 +493,7 @@ class LocalWorker:
                         ),
                         grid=encoded.grid,
                         gpu_seconds=share,
+                        applied=combined(used),
                     )
                     self.jobs_done += 1
                     await sink.job_done(result)
@@ -480,9 +522,7 @@ class LocalWorker:
                 keep.append(job)
         return keep
 
-    async def _generate(
-        self, sink: BatchSink, batch: Batch, jobs: list[BatchJob]
-    ) -> tuple[list[list[Any]], float]:
+    async def _generate(self, sink: BatchSink, batch: Batch, jobs: list[BatchJob]) -> tuple[Generated, float]:
         if self._stopping:
             raise _Stop
         loop = asyncio.get_running_loop()
@@ -509,7 +549,7 @@ class LocalWorker:
             report = BatchProgress(batch.id, ids, step, total, tuple(data))
             loop.call_soon_threadsafe(sink.batch_progress, report)
 
-        def run() -> tuple[list[list[Any]], float]:
+        def run() -> tuple[Generated, float]:
             start = time.perf_counter()
             result = self.runner.generate(
                 self.model,
@@ -520,14 +560,14 @@ class LocalWorker:
                 cancel=token,
                 want_preview=want_preview,
             )
-            return result, time.perf_counter() - start
+            return Generated.of(result), time.perf_counter() - start
 
         self._token = token
         self._running = set(ids)
         try:
             if any(self._is_cancelled(job_id) for job_id in ids):
                 token.cancel()
-            images, seconds = await self.call(run)
+            generated, seconds = await self.call(run)
         except Exception as exc:
             if self._stopping:
                 raise _Stop from exc
@@ -540,9 +580,11 @@ class LocalWorker:
             self._running = set()
         if self._stopping:
             raise _Stop
-        if len(images) != len(jobs):
-            raise RuntimeError(f"the pipeline returned {len(images)} results for {len(jobs)} requests")
-        return images, seconds
+        if len(generated.images) != len(jobs) or len(generated.applied) != len(jobs):
+            raise RuntimeError(
+                f"the pipeline returned {len(generated.images)} results for {len(jobs)} requests"
+            )
+        return generated, seconds
 
 
 # -- the pool ------------------------------------------------------------------------------------

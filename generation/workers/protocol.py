@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from generation.problems import Problem
+from generation.requests.applied import Applied
 from generation.requests.request import GenerationRequest
 
 # -- what a worker receives -----------------------------------------------------------------------
@@ -93,6 +94,9 @@ class JobResult:
     images: tuple[ImageResult, ...]
     grid: bytes | None  # PNG of the grid (None: none made)
     gpu_seconds: float  # the job's share of its pipeline call
+    # What the job's images were made with (LoRAs, embeddings, VAE, clip skip) and what was left
+    # out and why; None: the runner does not say. Each PNG's infotext records its own image's.
+    applied: Applied | None = None
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,6 @@ stays cheap; the job service does not import it unless it builds its default poo
 from __future__ import annotations
 
 import io
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +17,13 @@ from generation.models.memory import free_memory
 from generation.problems import Problem
 from generation.progress import CancelToken
 from generation.requests.applied import Applied
+from generation.requests.lora_sets import lora_calls
 from generation.requests.request import GenerationRequest
-from generation.workers.local import CHECK_REQUEST, Previews, is_out_of_memory
+from generation.workers.local import CHECK_REQUEST, Generated, Previews, is_out_of_memory
 from generation.workers.protocol import WorkerProblem, detail_of
 
 if TYPE_CHECKING:
     from generation.settings import Settings
-
-MAX_APPLIED_KEPT = 64  # what requests applied, kept from generate() until their images are encoded
 
 
 class PipelineRunner:
@@ -36,10 +33,6 @@ class PipelineRunner:
         self.settings = settings
         self._registry: Any = None
         self._assets: Any = None
-        # What each request applied (LoRAs, embeddings, VAE, clip skip), from generate() to encode(),
-        # which writes it into the images' infotext. Equal requests apply the same.
-        self._applied: OrderedDict[GenerationRequest, Applied] = OrderedDict()
-        self._applied_lock = threading.Lock()
 
     @property
     def assets(self) -> Any:
@@ -49,11 +42,6 @@ class PipelineRunner:
 
             self._assets = AssetLibrary.from_settings(self.settings.paths)
         return self._assets
-
-    def applied(self, request: GenerationRequest) -> Applied | None:
-        """What the request applied when it was last generated (None before)."""
-        with self._applied_lock:
-            return self._applied.get(request)
 
     @property
     def registry(self) -> Any:
@@ -98,7 +86,10 @@ class PipelineRunner:
         on_progress: Callable[[int, int, Previews], None] | None,
         cancel: Any,
         want_preview: bool,
-    ) -> list[list[Image.Image]]:
+    ) -> Generated:
+        """The requests' images and what each image applied. The adapters are switched per
+        pipeline call, so images whose variants drew other LoRA sets go in calls of their own
+        (`lora_calls`: one per set); otherwise the batch is one call."""
         from generation.pipelines.engine import generate_result
 
         callback = None
@@ -108,24 +99,27 @@ class PipelineRunner:
                 # Previews stay lazy: rendered only if the worker keeps this step's report.
                 on_progress(progress.step, progress.total, lambda: progress.previews)
 
-        result = generate_result(
-            model,
-            list(requests),
-            on_progress=callback,
-            cancel=cancel,
-            want_preview=want_preview,
-            settings=self.settings.models,
-            sources=[None if source is None else decode_source(source) for source in sources],
-            masks=decode_masks(masks, len(requests)),
-            assets=self.assets,
-        )
-        with self._applied_lock:
-            for request, applied in zip(requests, result.applied, strict=True):
-                self._applied[request] = applied
-                self._applied.move_to_end(request)
-            while len(self._applied) > MAX_APPLIED_KEPT:
-                self._applied.popitem(last=False)
-        return result.images
+        decoded = [None if source is None else decode_source(source) for source in sources]
+        decoded_masks = decode_masks(masks, len(requests))
+        # per request, from each call that made some of its images: (first image, images, applied)
+        pieces: list[list[tuple[int, list[Any], Applied]]] = [[] for _ in requests]
+        for call in lora_calls(requests):
+            result = generate_result(
+                model,
+                [part.request for part in call],
+                on_progress=callback,
+                cancel=cancel,
+                want_preview=want_preview,
+                settings=self.settings.models,
+                sources=[decoded[part.index] for part in call],
+                masks=None if decoded_masks is None else [decoded_masks[part.index] for part in call],
+                assets=self.assets,
+            )
+            for part, made, used in zip(call, result.images, result.applied, strict=True):
+                pieces[part.index].append((part.first, made, used))
+        images = [[image for _, made, _ in sorted(own, key=_first) for image in made] for own in pieces]
+        applied = [tuple(used for _, made, used in sorted(own, key=_first) for _ in made) for own in pieces]
+        return Generated(images, applied)
 
     def unload(self, model: Any) -> None:
         from generation.models import unload_model
@@ -136,9 +130,15 @@ class PipelineRunner:
         return getattr(model, "short_hash", None)
 
     def encode(
-        self, request: GenerationRequest, images: list[Image.Image], model_name: str, model_hash: str | None
+        self,
+        request: GenerationRequest,
+        images: list[Image.Image],
+        model_name: str,
+        model_hash: str | None,
+        *,
+        applied: Sequence[Applied] = (),
     ) -> EncodedImages:
-        return encode_images(request, images, model_name, model_hash, applied=self.applied(request))
+        return encode_images(request, images, model_name, model_hash, applied=list(applied) or None)
 
     def cancel_token(self) -> CancelToken:
         return CancelToken()
@@ -148,6 +148,10 @@ class PipelineRunner:
 
     def free_memory(self) -> None:
         free_memory()
+
+
+def _first(piece: tuple[int, list[Any], Applied]) -> int:
+    return piece[0]
 
 
 def decode_masks(masks: Sequence[bytes | None], count: int) -> list[Image.Image | None] | None:

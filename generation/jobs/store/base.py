@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from generation.jobs.types import Job, JobImage, JobStatus
 from generation.problems import Problem
+from generation.requests.applied import Applied
 from generation.requests.request import GenerationRequest
 from generation.safety.check import ImageCheck
 
@@ -60,10 +61,11 @@ class Store(Protocol):
         model_hash: str | None = None,
         attempt: int | None = None,
         image_check: ImageCheck | None = None,
+        applied: Applied | None = None,
     ) -> bool:
-        """Done, images, charge, release and the image check's decision (generation.safety) at
-        once. False if the job was finished already, or `attempt` is given and is not the job's
-        latest (a late attempt after a requeue)."""
+        """Done, images, charge, release, the image check's decision (generation.safety) and what
+        the images `applied`, at once. False if the job was finished already, or `attempt` is given
+        and is not the job's latest (a late attempt after a requeue)."""
 
     async def finish_unsuccessful(
         self,

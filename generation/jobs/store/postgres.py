@@ -6,10 +6,11 @@ actors, the dispatcher's queue) is needed to rebuild it. Each method is one tran
 writes that decide a job's fate are guarded in their statements (see base.py), so concurrent
 writers cannot run a job twice or charge it twice.
 
-The schema is SQLite's (migrations/) expressed for PostgreSQL (postgres_migrations/ 0001-0002),
-plus what only the cluster uses (0003: submit keys, the previews table). Migrations are applied at
-open under an advisory lock, so processes starting together migrate once; `schema_migrations`
-records them. The password never comes from the URL's config: libpq's PGPASSWORD or ~/.pgpass.
+The schema is SQLite's (migrations/) expressed for PostgreSQL (postgres_migrations/ 0001-0002 and
+0004-0006 are SQLite's 0001-0005), plus what only the cluster uses (0003: submit keys, the previews
+table). Migrations are applied at open under an advisory lock, so processes starting together
+migrate once; `schema_migrations` records them. The password never comes from the URL's config:
+libpq's PGPASSWORD or ~/.pgpass.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import asyncpg
 from generation.jobs.store.rows import (
     COLUMN_COUNT,
     JOB_COLUMNS,
+    applied_column,
     error_column,
     image_check_column,
     job_from_row,
@@ -33,6 +35,7 @@ from generation.jobs.store.rows import (
 from generation.jobs.store.sqlite import migrations
 from generation.jobs.types import Job, JobImage, JobStatus, new_job_id
 from generation.problems import Problem
+from generation.requests.applied import Applied
 from generation.requests.request import GenerationRequest
 from generation.safety.check import ImageCheck
 
@@ -197,14 +200,16 @@ class PostgresStore:
         model_hash: str | None = None,
         attempt: int | None = None,
         image_check: ImageCheck | None = None,
+        applied: Applied | None = None,
     ) -> bool:
-        """Done, images, charge, release and the image check in one statement (so one round trip,
-        and atomic). False if the job was finished already, or `attempt` is not its latest."""
+        """Done, images, charge, release, the image check and what was applied in one statement
+        (one round trip, and atomic). False if the job was finished already, or `attempt` is not
+        its latest."""
         async with self._pool.acquire() as db:
             done = await db.fetchval(
                 "WITH done AS ("
                 "  UPDATE jobs SET status='done', finished_at=$1, gpu_seconds=$2, grid_key=$3, error=NULL,"
-                "  model_hash=COALESCE($4, model_hash), image_check=$11"
+                "  model_hash=COALESCE($4, model_hash), image_check=$11, applied=$12"
                 "  WHERE id=$5 AND status IN ('queued','running')"
                 "  AND ($6::integer IS NULL OR attempts=$6) RETURNING id, user_id),"
                 " stored AS (INSERT INTO images (job_id, idx, seed, key)"
@@ -227,6 +232,7 @@ class PostgresStore:
                 [im.key for im in images],
                 charge_day,
                 image_check_column(image_check),
+                applied_column(applied),
             )
         return bool(done)
 

@@ -1,7 +1,7 @@
 """Jobs as database rows and back, the same for every store (SQLite, PostgreSQL).
 
 A row is a tuple in `JOB_COLUMNS` order; JSON columns (role ids, the request, the error, the meta,
-the image check) are text, so both databases hold the same values.
+the image check, what was applied) are text, so both databases hold the same values.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from typing import Any
 
 from generation.jobs.types import LEGACY_ERROR, Job, JobOwner, JobStatus
 from generation.problems import Problem
+from generation.requests.applied import Applied
 from generation.requests.request import GenerationRequest
 from generation.safety.check import ImageCheck
 
 JOB_COLUMNS = (
     "id, user_id, guild_id, channel_id, role_ids, priority, request, status, created_at, started_at,"
     " finished_at, gpu_seconds, error, model_name, model_hash, grid_key, parent_id, meta, attempts,"
-    " image_check"
+    " image_check, applied"
 )
 COLUMN_COUNT = len(JOB_COLUMNS.split(","))
 
@@ -45,6 +46,7 @@ def job_row(job: Job) -> tuple[Any, ...]:
         json.dumps(job.meta),
         job.attempts,
         image_check_column(job.image_check),
+        applied_column(job.applied),
     )
 
 
@@ -70,6 +72,7 @@ def job_from_row(row: Sequence[Any]) -> Job:
         meta,
         attempts,
         image_check,
+        applied,
     ) = row
     return Job(
         id=job_id,
@@ -89,7 +92,22 @@ def job_from_row(row: Sequence[Any]) -> Job:
         priority=priority,
         attempts=attempts,
         image_check=image_check_from_column(image_check),
+        applied=applied_from_column(applied),
     )
+
+
+def applied_column(applied: Applied | None) -> str | None:
+    return None if applied is None else json.dumps(applied.to_dict())
+
+
+def applied_from_column(text: str | None) -> Applied | None:
+    """What a job applied, back from its JSON (None: not recorded, or unreadable)."""
+    if text is None:
+        return None
+    try:
+        return Applied.from_dict(json.loads(text))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None  # a row a newer version wrote differently: the job stands without it
 
 
 def error_column(problem: Problem | None) -> str | None:

@@ -24,12 +24,14 @@ import aiosqlite
 from generation.jobs.problems import StoreOpenError, StoreProblem
 from generation.jobs.store.rows import COLUMN_COUNT as _COLUMN_COUNT
 from generation.jobs.store.rows import JOB_COLUMNS as _JOB_COLUMNS
+from generation.jobs.store.rows import applied_column as _applied_column
 from generation.jobs.store.rows import error_column as _error_column
 from generation.jobs.store.rows import image_check_column as _image_check_column
 from generation.jobs.store.rows import job_from_row as _job_from_row
 from generation.jobs.store.rows import job_row as _job_row
 from generation.jobs.types import Job, JobImage, JobStatus, new_job_id
 from generation.problems import Problem
+from generation.requests.applied import Applied
 from generation.requests.request import GenerationRequest
 from generation.safety.check import ImageCheck
 
@@ -284,13 +286,14 @@ class SQLiteStore:
         model_hash: str | None = None,
         attempt: int | None = None,
         image_check: ImageCheck | None = None,
+        applied: Applied | None = None,
     ) -> bool:
-        """Done, images, charge, release and the image check in one transaction. False if the job
-        was finished already (or `attempt` is not its latest)."""
+        """Done, images, charge, release, the image check and what was applied in one transaction.
+        False if the job was finished already (or `attempt` is not its latest)."""
         async with self.transaction() as db:
             cur = await db.execute(
                 "UPDATE jobs SET status='done', finished_at=?, gpu_seconds=?, grid_key=?, error=NULL,"
-                " model_hash=COALESCE(?, model_hash), image_check=? WHERE id=?"
+                " model_hash=COALESCE(?, model_hash), image_check=?, applied=? WHERE id=?"
                 " AND status IN ('queued','running') AND (? IS NULL OR attempts=?)",
                 (
                     finished_at,
@@ -298,6 +301,7 @@ class SQLiteStore:
                     grid_key,
                     model_hash,
                     _image_check_column(image_check),
+                    _applied_column(applied),
                     job_id,
                     attempt,
                     attempt,

@@ -14,6 +14,7 @@ from generation.jobs.store.base import Store
 from generation.jobs.store.sqlite import MIGRATIONS_DIR, SQLiteStore
 from generation.jobs.types import LEGACY_ERROR, Job, JobImage, JobOwner, JobStatus
 from generation.problems import Problem
+from generation.requests.applied import Applied, EmbeddingUse, LoraUse, Note, VaeUse
 from generation.requests.request import GenerationRequest
 from generation.safety.check import SafetyMode, Scores, decide
 
@@ -97,6 +98,31 @@ async def test_running_done_charged_once_and_released(store):
     assert [j.id for j in await store.finished_between(205.0, 211.0)] == ["aaaa"]
     assert await store.finished_between(0, 205.0) == []
     assert [j.id for j in await store.user_jobs(1, statuses=[JobStatus.QUEUED])] == []
+
+
+async def test_what_a_job_applied_is_kept_with_it(store):
+    applied = Applied(
+        loras=(LoraUse("detail", "detail.safetensors", 0.7, 0.5, "abcdef123456"),),
+        embeddings=(EmbeddingUse("shinyemb", "shinyemb.safetensors", "0123456789ab", 2),),
+        vae=VaeUse("other-vae.safetensors", "fedcba9876", "request"),
+        clip_skip=2,
+        notes=(Problem(Note.OTHER_NETWORK, kind="hypernet", name="x"),),
+    )
+    await store.insert_job(job("aaaa"))
+    assert (await store.get_job("aaaa")).applied is None
+    images = [JobImage(0, 7, "aaaa/0.png")]
+    assert await store.finish_done(
+        "aaaa",
+        finished_at=9.0,
+        gpu_seconds=1.0,
+        grid_key=None,
+        images=images,
+        charge_day="d1",
+        applied=applied,
+    )
+    done = await store.get_job("aaaa")
+    assert done.applied == applied and done.applied.notes[0].fields == {"kind": "hypernet", "name": "x"}
+    assert (await store.get_jobs(["aaaa"]))[0].applied == applied
 
 
 async def test_failures_keep_their_problem_and_release_the_reservation(store):
@@ -254,16 +280,17 @@ async def test_a_version_1_database_is_migrated_and_its_old_rows_still_read(tmp_
 
     store = await SQLiteStore.open(path)
     try:
-        assert await store.schema_version() == len(list(MIGRATIONS_DIR.glob("*.sql"))) == 4
+        assert await store.schema_version() == len(list(MIGRATIONS_DIR.glob("*.sql"))) == 5
         old = await store.get_job("oldjob")
         assert old.grid_key == "/data/outputs/oldjob/grid.png"  # a path: the local artifact store reads it
         assert old.images == (JobImage(0, 3, "/data/outputs/oldjob/0.png"),)
         bad = await store.get_job("badjob")
         assert bad.error == Problem(LEGACY_ERROR, text="The generation failed: boom. Try again later.")
+        assert old.applied is None  # done before what was applied was kept
     finally:
         await store.close()
     again = await SQLiteStore.open(path)  # applied once, then left alone
-    assert await again.schema_version() == 4
+    assert await again.schema_version() == 5
     await again.close()
 
 

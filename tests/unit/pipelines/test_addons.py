@@ -287,12 +287,13 @@ def test_the_runner_writes_what_was_applied_into_the_pngs(models):
     )
     model = runner.load("tiny")
     request = req("a red circle <lora:detail:0.5> shinyemb", clip_skip=2, vae="other-vae")
-    images = runner.generate(
+    generated = runner.generate(
         model, [request], sources=[None], on_progress=None, cancel=None, want_preview=False
     )
-    encoded = runner.encode(request, images[0], "tiny", runner.model_hash(model))
+    applied = generated.applied[0]  # what each image applied, returned with the images
+    encoded = runner.encode(request, generated.images[0], "tiny", runner.model_hash(model), applied=applied)
     params = parse_parameters(Image.open(io.BytesIO(encoded.images[0])).info["parameters"])
-    assert parse_hash_list(params["Lora hashes"]) == {"detail": runner.applied(request).loras[0].hash}
+    assert parse_hash_list(params["Lora hashes"]) == {"detail": applied[0].loras[0].hash}
     assert list(parse_hash_list(params["TI hashes"])) == ["shinyemb"]
     assert (params["VAE"], params["Clip skip"]) == ("other-vae.safetensors", "2") and len(
         params["VAE hash"]
