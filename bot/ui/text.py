@@ -655,6 +655,10 @@ PROBLEMS: dict[str, Template] = {
     # -- requests: follow-ups of a job's images ----------------------------------------------------
     "request.no_such_image": "Job `{job_id}` has images 1 to {count}, not {number}.",
     "request.job_has_no_images": "Job `{job_id}` has no images (it is {status}).",
+    "request.image_blocked": (
+        "Image {number} of job `{job_id}` was hidden by this server's image check, so nothing can be "
+        "made from it."
+    ),
     "sampler.unknown": lambda f: f"{_capitalised(_unknown_sampler(f))}.",
     # -- images handed in: refusals, then notes on what was changed ------------------------------
     "image.empty": f"The file is empty; {_ATTACH}.",

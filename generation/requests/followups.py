@@ -225,9 +225,13 @@ class NoSuchImage(Problem):
 
 
 def image_of(job: PastJob, index: int) -> MadeImage:
-    """The job's image `index` (0-based); raises NoSuchImage."""
+    """The job's image `index` (0-based); raises NoSuchImage (also for an image the job's image
+    check blocked: nothing is made from a picture the server hid, whatever button was crafted)."""
     for image in job.images:
         if image.index == index:
+            check = getattr(job, "image_check", None)  # generation.safety's ImageCheck, when checked
+            if check is not None and check.blocked(index):
+                raise NoSuchImage("request.image_blocked", job_id=job.id, number=index + 1)
             return image
     if not job.images:
         raise NoSuchImage("request.job_has_no_images", job_id=job.id, status=str(job.status))

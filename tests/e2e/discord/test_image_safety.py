@@ -16,6 +16,7 @@ from PIL import Image
 from generation.safety.check import SafetyMode
 from tests.helpers.bot_env import bot_running, fake_runner, job_id_of
 from tests.helpers.detectors import BrokenDetector, ColourDetector
+from tests.helpers.discord_answers import answer as private_answer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -62,6 +63,11 @@ async def test_block_hides_flagged_images_with_a_reason_everywhere_they_would_sh
     info = await server.click(f"img:i:{job_id}:0", red)
     shown = await info.wait_original(lambda m: "Image check" in m.content)
     assert "block" in shown.content and "Image 1: flagged (female_breast_exposed 0.91)" in shown.content
+
+    # Its buttons are gone, and /vary by job and number is refused too: nothing is made from it.
+    refused = (await private_answer(server, await server.slash("vary", {"job": job_id, "index": 3}))).content
+    assert "Image 3 of job" in refused and "hidden by this server's image check" in refused
+    assert [j.id for j in await env.service.user_jobs(server.default_user.id)] == [job_id]  # nothing made
 
     again = await server.slash("show", {"job": job_id})  # posting it again shows no more
     assert RED not in colours(await posted(again))
