@@ -27,15 +27,13 @@ from generation.cluster import runtime, wire
 from generation.cluster.listen import Listener
 from generation.cluster.wire import Snapshot
 from generation.cluster.worker import RunnerSpec
-from generation.jobs import quotas
 from generation.jobs.artifacts import ArtifactStore, LocalArtifacts
 from generation.jobs.estimates import estimate_units
 from generation.jobs.events import Subscription
-from generation.jobs.fairqueue import NORMAL, PRIORITY, QueueItem
 from generation.jobs.problems import Refusal, SubmitRefused
 from generation.jobs.service import ACTIVE_MODEL_KEY, PAUSED_KEY, JobService
 from generation.jobs.store.postgres import PostgresStore
-from generation.jobs.types import EventKind, Job, JobEvent, JobOwner, JobStatus, new_job_id
+from generation.jobs.types import EventKind, Job, JobEvent, JobOwner, JobStatus
 from generation.problems import Problem
 from generation.requests.request import GenerationRequest
 from generation.settings import Settings
@@ -210,23 +208,7 @@ class ClusterService(JobService):
             raise SubmitRefused(Refusal.CLOSING)
         if key is not None and (written := await self.store.job_for_key(key)) is not None:
             return written  # sent again: the job it wrote the first time, checked and reserved once
-        from generation.requests.validation import ValidationError, validate
-
-        try:
-            request = validate(request, self.settings)
-        except ValidationError as exc:
-            raise SubmitRefused(exc.code, **exc.fields) from exc
-        model = request.model or self.active_model
-        if model is None:
-            raise SubmitRefused(Refusal.NO_MODEL)
-        names = self.model_names()
-        if names and model not in names:  # (no snapshot yet: the worker will say)
-            raise SubmitRefused(Refusal.UNKNOWN_MODEL, model=model, names=names)
-        request = request.resolve_seed().replace(model=model)
-        await self.check_addons(request)
-        roles = {str(r) for r in owner.role_ids}
-        priority = PRIORITY if roles & set(self.settings.queue.priority_roles) else NORMAL
-        item = QueueItem.for_request("", owner.user_id, request, priority=priority)
+        request, priority, units = await self._checked_request(request, owner)
         async with self._submit_lock:
             limits = self.settings.queue
             mine, total = await self.store.queued_counts(owner.user_id)
@@ -243,26 +225,10 @@ class ClusterService(JobService):
             if total >= limits.total:
                 first = min((eta for _, eta in self.pool.snapshot.queue), default=0.0)
                 raise SubmitRefused(Refusal.QUEUE_FULL, count=total, limit=limits.total, next_start=first)
-            now = time.time()
-            estimate = self.rates.seconds(item.units)
-            quota = await self._quota(owner, now)
-            refusal = quotas.refusal(quota, estimate, now)
-            if refusal is not None:
-                raise refusal
-            job = Job(
-                id=new_job_id(),
-                owner=owner,
-                request=request,
-                status=JobStatus.QUEUED,
-                created_at=now,
-                model_name=model,
-                parent_id=parent_id,
-                meta=dict(meta or {}),
-                priority=priority,
-            )
+            job, estimate, reserve = await self._new_job(request, owner, priority, units, parent_id, meta)
             job = await self.store.submit_job(
                 job,
-                reserve_seconds=0.0 if quota.unlimited else estimate,
+                reserve_seconds=reserve,
                 key=key,
                 notify=self._submit_channel,
             )
@@ -439,6 +405,9 @@ class ClusterService(JobService):
     async def resume(self) -> None:
         await self._call("resume")
         self._paused = False
+
+    def _known_models(self) -> list[str] | None:
+        return self.model_names() or None  # no snapshot yet: the worker will say
 
     async def switch_model(self, name: str) -> str:
         """Make `name` the default for new jobs once a worker has loaded and checked it (other

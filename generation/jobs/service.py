@@ -222,24 +222,7 @@ class JobService:
         Raises SubmitRefused (a Problem: a code and its fields)."""
         if self._closing:
             raise SubmitRefused(Refusal.CLOSING)
-        from generation.requests.validation import ValidationError, validate
-
-        try:
-            request = validate(request, self.settings)
-        except ValidationError as exc:
-            raise SubmitRefused(exc.code, **exc.fields) from exc  # the request's own problem
-        model = request.model or self.active_model
-        if model is None:
-            raise SubmitRefused(Refusal.NO_MODEL)
-        names = self._model_names_or_none()
-        if names is not None and model not in names:
-            raise SubmitRefused(Refusal.UNKNOWN_MODEL, model=model, names=names)
-        request = request.resolve_seed().replace(model=model)
-        await self.check_addons(request)
-        roles = {str(r) for r in owner.role_ids}
-        priority = PRIORITY if roles & set(self.settings.queue.priority_roles) else NORMAL
-        item = QueueItem.for_request("", owner.user_id, request, priority=priority)
-
+        request, priority, units = await self._checked_request(request, owner)
         async with self._submit_lock:
             limits = self.settings.queue
             waiting = [self._jobs[i.job_id] for i in self.fair.user_jobs(owner.user_id)]
@@ -255,25 +238,9 @@ class JobService:
                 raise SubmitRefused(
                     Refusal.QUEUE_FULL, count=len(self.fair), limit=limits.total, next_start=first
                 )
-            now = time.time()
-            estimate = self.rates.seconds(item.units)
-            quota = await self._quota(owner, now)
-            refusal = quotas.refusal(quota, estimate, now)
-            if refusal is not None:
-                raise refusal
-            job = Job(
-                id=new_job_id(),
-                owner=owner,
-                request=request,
-                status=JobStatus.QUEUED,
-                created_at=now,
-                model_name=model,
-                parent_id=parent_id,
-                meta=dict(meta or {}),
-                priority=priority,
-            )
+            job, _, reserve = await self._new_job(request, owner, priority, units, parent_id, meta)
             try:
-                job = await self.store.insert_job(job, reserve_seconds=0.0 if quota.unlimited else estimate)
+                job = await self.store.insert_job(job, reserve_seconds=reserve)
             except Exception as exc:  # a full disk: say so, rather than queue what a restart would lose
                 log.warning("the database refused a new job: %s", exc)
                 raise SubmitRefused(Refusal.STORE_UNAVAILABLE, detail=detail_of(exc)) from exc
@@ -286,6 +253,63 @@ class JobService:
         self._push_positions()
         self._wake.set()
         return job
+
+    async def _checked_request(
+        self, request: GenerationRequest, owner: JobOwner
+    ) -> tuple[GenerationRequest, int, float]:
+        """The request as it will run (validated, its model and seed fixed, its add-ons there), its
+        owner's priority class and its work units; raises SubmitRefused."""
+        from generation.requests.validation import ValidationError, validate
+
+        try:
+            request = validate(request, self.settings)
+        except ValidationError as exc:
+            raise SubmitRefused(exc.code, **exc.fields) from exc  # the request's own problem
+        model = request.model or self.active_model
+        if model is None:
+            raise SubmitRefused(Refusal.NO_MODEL)
+        names = self._known_models()
+        if names is not None and model not in names:
+            raise SubmitRefused(Refusal.UNKNOWN_MODEL, model=model, names=names)
+        request = request.resolve_seed().replace(model=model)
+        await self.check_addons(request)
+        roles = {str(r) for r in owner.role_ids}
+        priority = PRIORITY if roles & set(self.settings.queue.priority_roles) else NORMAL
+        return request, priority, estimate_units(request)
+
+    def _known_models(self) -> list[str] | None:
+        """The model names a request may ask for; None: not known (a request is not refused)."""
+        return self._model_names_or_none()
+
+    async def _new_job(
+        self,
+        request: GenerationRequest,
+        owner: JobOwner,
+        priority: int,
+        units: float,
+        parent_id: str | None,
+        meta: dict[str, Any] | None,
+    ) -> tuple[Job, float, float]:
+        """The job to write, once its owner's quota allows its estimate: (job, estimated GPU
+        seconds, seconds to reserve). Raises the quota's SubmitRefused."""
+        now = time.time()
+        estimate = self.rates.seconds(units)
+        quota = await self._quota(owner, now)
+        refusal = quotas.refusal(quota, estimate, now)
+        if refusal is not None:
+            raise refusal
+        job = Job(
+            id=new_job_id(),
+            owner=owner,
+            request=request,
+            status=JobStatus.QUEUED,
+            created_at=now,
+            model_name=request.model,
+            parent_id=parent_id,
+            meta=dict(meta or {}),
+            priority=priority,
+        )
+        return job, estimate, 0.0 if quota.unlimited else estimate
 
     # -- add-ons: checked before a job queues, listed for front ends -------------------------------
 
