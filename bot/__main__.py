@@ -20,6 +20,7 @@ from pathlib import Path
 # in the bot's log. Checkpoints never come from the Hub at run time unless an admin lists one.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
+import aiohttp
 import discord
 
 from bot.app import ImagineBot
@@ -80,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     except discord.LoginFailure as exc:
         print(f"Discord refused the token: {exc}", file=sys.stderr)
         return 1
+    except aiohttp.ClientConnectorError as exc:  # no network, or DISCORD_API_BASE points nowhere
+        print(f"cannot start: {text.cannot_reach_discord(discord_settings.api_base, exc)}", file=sys.stderr)
+        return 2
     except StoreOpenError as exc:  # one line that names the file and what to do; the file is untouched
         print(f"cannot start: {text.describe(exc)}", file=sys.stderr)
         return 2

@@ -917,6 +917,16 @@ def finished_elsewhere(content: str, jump_url: str) -> str:
     return f"{content.splitlines()[0]}\nFinished: {jump_url}"
 
 
+def cannot_reach_discord(api_base: str | None, error: BaseException) -> str:
+    """The start's one line when Discord's API cannot be reached at all."""
+    where = api_base or "discord.com"
+    reason = getattr(error, "os_error", None) or error
+    return (
+        f"Discord cannot be reached at {where} ({reason}): check this machine's network, "
+        "or DISCORD_API_BASE if you set it."
+    )
+
+
 # -- buttons ---------------------------------------------------------------------------------------
 
 VARY_SUBTLE_LABEL = "Vary (subtle)"
