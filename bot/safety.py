@@ -19,7 +19,7 @@ import discord
 
 from bot.settings import DiscordSettings
 from generation.jobs.service import JobService
-from generation.safety.check import SafetyMode, meta_for
+from generation.safety.check import SafetyMode, meta_for, mode_of
 from generation.settings import SafetySettings
 
 if TYPE_CHECKING:
@@ -162,9 +162,17 @@ async def image_check_meta(bot: ImagineBot, guild_id: int | None, channel_id: in
     return meta_for(mode)
 
 
-async def interaction_check_meta(interaction: discord.Interaction) -> dict[str, str]:
-    """`image_check_meta` for a job an interaction asks for (its channel object at hand)."""
+async def interaction_check_meta(
+    interaction: discord.Interaction, parent_id: str | None = None
+) -> dict[str, str]:
+    """`image_check_meta` for a job an interaction asks for (its channel object at hand). A
+    follow-up clicked in a DM (on a result sent there) keeps the check its server job had: the
+    server's rules, not the config's default for DMs, decide what is made from its images."""
     bot: ImagineBot = interaction.client  # type: ignore[assignment]
+    if interaction.guild_id is None and parent_id is not None:
+        parent = await bot.service.get_job(parent_id)
+        if parent is not None and parent.owner.guild_id is not None:
+            return meta_for(mode_of(parent.meta))
     mode = await image_check_mode(
         bot.service, bot.settings.safety, interaction.guild_id, interaction.channel_id, interaction.channel
     )

@@ -109,7 +109,7 @@ async def submit(
             request,
             owner_of(interaction),
             parent_id=parent_id,
-            meta=(extra_meta or {}) | meta.to_dict() | await interaction_check_meta(interaction),
+            meta=(extra_meta or {}) | meta.to_dict() | await interaction_check_meta(interaction, parent_id),
             key=f"interaction:{interaction.id}",  # one job per interaction, however often it is sent
         )
     except Refused as exc:

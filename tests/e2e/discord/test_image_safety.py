@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from generation.safety.check import SafetyMode
-from tests.helpers.bot_env import bot_running, fake_runner, job_id_of
+from tests.helpers.bot_env import bot_running, fake_runner, is_result, job_id_of
 from tests.helpers.detectors import BrokenDetector, ColourDetector
 from tests.helpers.discord_answers import answer as private_answer
 
@@ -146,3 +146,22 @@ async def test_the_real_detector_loads_offline_and_runs(tmp_path, monkeypatch, t
             verdict.scores.get(label, 0) >= check.threshold for label in check.labels
         )
     assert message.attachments[0].filename.startswith("SPOILER_") == bool(check.flagged)
+
+
+async def test_a_follow_up_clicked_in_a_dm_keeps_its_servers_check(env):
+    server = env.server
+    user = server.default_user
+    await answer(await server.slash("safety", {"mode": "spoiler"}, subcommand="images", user="mod"))
+    panel = await (await server.slash("settings")).wait_original(lambda m: m.custom_ids())
+    await (await server.click(f"prf:private:{user.id}", panel)).wait_response()  # results by DM
+    await server.slash("imagine", {"prompt": "a blue circle"})
+    dm = server.dm_channel(user)
+    posted = await server.wait_for_message(is_result, channel=dm, timeout=20)
+    job = await env.job_for(posted)
+    assert job.image_check.mode is SafetyMode.SPOILER  # the server's rule, though the config's is off
+
+    await server.click(f"img:v:{job.id}:0", posted)  # in the DM: no server, no channel
+    child = await env.job_for(
+        await server.wait_for_message(lambda m: is_result(m) and m.id != posted.id, channel=dm, timeout=20)
+    )
+    assert child.parent_id == job.id and child.image_check.mode is SafetyMode.SPOILER
