@@ -545,7 +545,7 @@ class LocalWorker:
             if want_preview and previews:
                 if len(previews) != len(jobs):  # one for the whole call: everyone sees it
                     previews = [previews[0]] * len(jobs)
-                data = [encode_preview(p) for p in previews]
+                data = [None if p is None else encode_preview(p) for p in previews]
             report = BatchProgress(batch.id, ids, step, total, tuple(data))
             loop.call_soon_threadsafe(sink.batch_progress, report)
 

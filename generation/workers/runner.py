@@ -17,7 +17,7 @@ from generation.models.memory import free_memory
 from generation.problems import Problem
 from generation.progress import CancelToken
 from generation.requests.applied import Applied
-from generation.requests.lora_sets import lora_calls
+from generation.requests.lora_sets import Part, lora_calls
 from generation.requests.request import GenerationRequest
 from generation.workers.local import CHECK_REQUEST, Generated, Previews, is_out_of_memory
 from generation.workers.protocol import WorkerProblem, detail_of
@@ -92,22 +92,19 @@ class PipelineRunner:
         (`lora_calls`: one per set); otherwise the batch is one call."""
         from generation.pipelines.engine import generate_result
 
-        callback = None
-        if on_progress is not None:
-
-            def callback(progress: Any) -> None:
-                # Previews stay lazy: rendered only if the worker keeps this step's report.
-                on_progress(progress.step, progress.total, lambda: progress.previews)
-
         decoded = [None if source is None else decode_source(source) for source in sources]
         decoded_masks = decode_masks(masks, len(requests))
+        calls = lora_calls(requests)
+        latest: list[Any] = [None] * len(requests)  # each request's newest preview, across calls
         # per request, from each call that made some of its images: (first image, images, applied)
         pieces: list[list[tuple[int, list[Any], Applied]]] = [[] for _ in requests]
-        for call in lora_calls(requests):
+        for number, call in enumerate(calls):
             result = generate_result(
                 model,
                 [part.request for part in call],
-                on_progress=callback,
+                on_progress=None
+                if on_progress is None
+                else _call_progress(on_progress, call, number, len(calls), latest),
                 cancel=cancel,
                 want_preview=want_preview,
                 settings=self.settings.models,
@@ -148,6 +145,31 @@ class PipelineRunner:
 
     def free_memory(self) -> None:
         free_memory()
+
+
+def _call_progress(
+    on_progress: Callable[[int, int, Previews], None],
+    call: Sequence[Part],
+    number: int,
+    count: int,
+    latest: list[Any],
+) -> Callable[[Any], None]:
+    """The engine's progress for call `number` of `count` as the batch's: steps go on from the
+    calls before (one bar for the whole batch), and each preview goes to the request its part came
+    from (a request no call has reached yet has none: never another job's picture)."""
+
+    def callback(progress: Any) -> None:
+        def previews() -> list[Any]:
+            made = progress.previews
+            for i, part in enumerate(call):
+                if made:
+                    latest[part.index] = made[i] if len(made) == len(call) else made[0]
+            return list(latest)
+
+        # Previews stay lazy: rendered only if the worker keeps this step's report.
+        on_progress(number * progress.total + progress.step, count * progress.total, previews)
+
+    return callback
 
 
 def _first(piece: tuple[int, list[Any], Applied]) -> int:

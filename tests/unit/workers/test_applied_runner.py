@@ -103,3 +103,28 @@ def png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def test_a_batch_split_into_calls_reports_one_bar_and_each_jobs_own_preview(runner_and_model):
+    """Two jobs whose LoRAs differ run in two calls: the steps count on across both (one bar to
+    the total), and until its own call starts a job has no preview (never the other job's)."""
+    runner, model = runner_and_model
+    first, second = request("a cat <lora:ink:1>", seed=5, model="tiny"), request("a cat <lora:oil:1>", seed=6)
+    reports = []
+
+    def on_progress(step, total, previews):
+        reports.append((step, total, [p is not None for p in previews()]))
+
+    runner.generate(
+        model,
+        [first, second],
+        sources=[None, None],
+        on_progress=on_progress,
+        cancel=None,
+        want_preview=True,
+    )
+    steps, totals = [r[0] for r in reports], {r[1] for r in reports}
+    assert len(totals) == 1 and steps == sorted(steps) and steps[-1] == totals.pop()
+    half = len(reports) // 2
+    assert all(shown == [True, False] for _, _, shown in reports[:half])  # the first call: job 1 only
+    assert all(shown == [True, True] for _, _, shown in reports[half:])  # then both
