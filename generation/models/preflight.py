@@ -28,7 +28,7 @@ from generation.requests.request import GenerationRequest
 from generation.settings import ModelSettings, Settings
 
 from .addons import plan_addons
-from .assets import AddonProblem, AssetFile, AssetLibrary
+from .assets import AddonProblem, AssetFile, AssetLibrary, UnknownAsset
 from .embedding_files import list_embeddings
 from .errors import ModelNotFound
 from .headers import HeaderError
@@ -57,7 +57,10 @@ def check_addons(
         widths = model_widths(entry)
     for loras in request.lora_sets:
         for tag in loras:
-            file = library.lora(tag.name)  # UnknownAsset, with the closest names
+            try:
+                file = library.lora(tag.name)
+            except UnknownAsset as exc:  # the closest names, less those this model cannot use
+                raise _closest_that_fit(exc, library, widths) from None
             try:
                 info = _lora_info(file)
             except HeaderError as exc:
@@ -84,6 +87,32 @@ def check_addons(
         checkpoint=entry.path if entry is not None and entry.kind != "hub" else None,
         settings=settings,
     )
+
+
+def _closest_that_fit(
+    unknown: UnknownAsset, library: AssetLibrary, widths: ModelWidths | None
+) -> UnknownAsset:
+    """An unknown LoRA's problem, suggesting only LoRAs the model can load (all, when its
+    widths are not known)."""
+    if widths is None:
+        return unknown
+    fitting = []
+    for name in unknown.fields.get("closest") or []:
+        try:
+            info = _lora_info(library.lora(name))
+        except (UnknownAsset, HeaderError):
+            continue
+        mismatch = lora_mismatch(
+            name,
+            info,
+            model_arch=widths.arch,
+            context_dim=widths.context_dim,
+            text_width=widths.text_width,
+            second_text_width=widths.second_text_width,
+        )
+        if info.kind == "LoRA" and mismatch is None:
+            fitting.append(name)
+    return UnknownAsset(unknown.code, **{**unknown.fields, "closest": fitting})
 
 
 @functools.lru_cache(maxsize=1024)

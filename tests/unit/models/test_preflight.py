@@ -62,7 +62,11 @@ def test_loras_are_refused_as_the_worker_would(preflight):
     assert wrong.value.code == AddonProblem.LORA_WRONG_ARCH and wrong.value.fields["lora_arch"] == "sdxl"
     with pytest.raises(UnknownAsset) as unknown:
         check("a cat <lora:detial:1>", "sd15")
-    assert unknown.value.fields["closest"] == ["detail", "xl-detail"] and unknown.value.fields["count"] == 3
+    # the closest names are those this model can use: the SDXL one is not offered on SD 1.5
+    assert unknown.value.fields["closest"] == ["detail"] and unknown.value.fields["count"] == 3
+    with pytest.raises(UnknownAsset) as on_xl:
+        check("a cat <lora:detial:1>", "xl")
+    assert on_xl.value.fields["closest"] == ["xl-detail"]
     with pytest.raises(Problem) as loha:
         check("a cat <lora:loha:1>", "sd15")
     assert loha.value.code == AddonProblem.LORA_UNSUPPORTED and loha.value.fields["kind"] == "LoHa"
