@@ -68,14 +68,7 @@ def check_addons(
             if info.kind != "LoRA":
                 raise Problem(AddonProblem.LORA_UNSUPPORTED, name=tag.name, kind=info.kind)
             if widths is not None:
-                problem = lora_mismatch(
-                    tag.name,
-                    info,
-                    model_arch=widths.arch,
-                    context_dim=widths.context_dim,
-                    text_width=widths.text_width,
-                    second_text_width=widths.second_text_width,
-                )
+                problem = _mismatch(tag.name, info, widths)
                 if problem is not None:
                     raise problem
     # The VAE (the request's, the checkpoint's in config, or the one beside it): the plan of the
@@ -86,6 +79,18 @@ def check_addons(
         model_name=entry.name if entry is not None else request.model,
         checkpoint=entry.path if entry is not None and entry.kind != "hub" else None,
         settings=settings,
+    )
+
+
+def _mismatch(name: str, info: LoraInfo, widths: ModelWidths) -> Problem | None:
+    """Why the LoRA cannot go on a checkpoint of these widths (None: it can)."""
+    return lora_mismatch(
+        name,
+        info,
+        model_arch=widths.arch,
+        context_dim=widths.context_dim,
+        text_width=widths.text_width,
+        second_text_width=widths.second_text_width,
     )
 
 
@@ -102,14 +107,7 @@ def _closest_that_fit(
             info = _lora_info(library.lora(name))
         except (UnknownAsset, HeaderError):
             continue
-        mismatch = lora_mismatch(
-            name,
-            info,
-            model_arch=widths.arch,
-            context_dim=widths.context_dim,
-            text_width=widths.text_width,
-            second_text_width=widths.second_text_width,
-        )
+        mismatch = _mismatch(name, info, widths)
         if info.kind == "LoRA" and mismatch is None:
             fitting.append(name)
     return UnknownAsset(unknown.code, **{**unknown.fields, "closest": fitting})
@@ -180,17 +178,7 @@ class Preflight:
             if info.kind != "LoRA":
                 fits = False
             elif widths is not None:
-                fits = (
-                    lora_mismatch(
-                        file.name,
-                        info,
-                        model_arch=widths.arch,
-                        context_dim=widths.context_dim,
-                        text_width=widths.text_width,
-                        second_text_width=widths.second_text_width,
-                    )
-                    is None
-                )
+                fits = _mismatch(file.name, info, widths) is None
             arch = str(info.arch) if info.arch is not None else None
             detail = None if info.kind == "LoRA" else info.kind
             listed.append(AddonListing("lora", file.name, file.file_name, arch, fits, detail))
