@@ -14,20 +14,18 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/venv
 
-# CUDA torch and torchvision first, in one command from PyTorch's CUDA index, so pip resolves a
-# matching pair (each torchvision wheel pins the torch it was built with) and the project's "torch"
-# requirement is already met. torchvision is there for spandrel (ESRGAN-family upscalers), which
-# imports it; a PyPI torchvision beside an index torch would not match it.
-RUN pip install torch torchvision --index-url https://download.pytorch.org/whl/cu128
+# CUDA torch first, from PyTorch's CUDA index, so the project's "torch" requirement is already met
+# (an unpinned PyPI torch would be another build). torch alone: the project never installs
+# torchvision (it breaks `import transformers` where it does not match torch exactly).
+RUN pip install torch --index-url https://download.pytorch.org/whl/cu128
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY generation ./generation
 COPY bot ./bot
 COPY localcord ./localcord
-# EXTRAS: the gpu extra adds spandrel, so models.upscaler (an ESRGAN-family .pth) works on this
-# image; docker-compose.yml adds the cluster extra (Ray and asyncpg): EXTRAS="[gpu,cluster]".
-ARG EXTRAS="[gpu]"
+# EXTRAS: extras to install; docker-compose.yml adds the cluster extra (Ray and asyncpg).
+ARG EXTRAS=""
 RUN pip install ".${EXTRAS}"
 COPY config.toml ./
 COPY models ./models-shipped

@@ -51,7 +51,8 @@ def upscale_image(
 def load_upscaler(model: LoadedModel, path: Path) -> Any:
     """Load an ESRGAN-family `.pth` through spandrel on the model's device; one kept per model."""
     try:
-        # Optional: spandrel needs torchvision, which a CPU-only or minimal install may lack.
+        # Optional, and never installed by the project: spandrel imports torchvision, which must
+        # match torch exactly (else `import transformers` breaks); a host that has the pair adds it.
         import spandrel
     except ImportError as exc:
         raise UpscalerUnavailable(
