@@ -20,6 +20,17 @@ def matching(current: str, names: Iterable[str]) -> list[app_commands.Choice[str
     return [app_commands.Choice(name=n[:100], value=n[:100]) for n in hits[:MAX_CHOICES]]
 
 
+def kept_around(
+    choices: list[app_commands.Choice[str]], before: str = "", after: str = ""
+) -> list[app_commands.Choice[str]]:
+    """The choices with what was typed around the completed part kept (a style list's earlier
+    names, a LoRA's `:0.8`)."""
+    if not before and not after:
+        return choices
+    values = [f"{before}{choice.value}{after}"[:100] for choice in choices]
+    return [app_commands.Choice(name=value, value=value) for value in values]
+
+
 def job_choices(current: str, jobs: Iterable[Job]) -> list[app_commands.Choice[str]]:
     """Jobs whose id or prompt contains what was typed, shown as `id · prompt`."""
     typed = current.strip().lower()

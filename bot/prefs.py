@@ -103,15 +103,8 @@ async def save_prefs(service: JobService, user_id: int, prefs: UserPrefs) -> Non
 def user_defaults(prefs: UserPrefs, defaults: DefaultSettings) -> DefaultSettings:
     """The server's defaults with the user's on top: what the prompt is parsed against (the
     aspect ratio is applied as an option instead: `default_aspect`)."""
-    changes: dict[str, Any] = {}
-    if prefs.sampler is not None:
-        changes["sampler"] = prefs.sampler
-    if prefs.steps is not None:
-        changes["steps"] = prefs.steps
-    if prefs.count is not None:
-        changes["count"] = prefs.count
-    if prefs.cfg is not None:
-        changes["cfg_scale"] = prefs.cfg
+    given = {"sampler": prefs.sampler, "steps": prefs.steps, "count": prefs.count, "cfg_scale": prefs.cfg}
+    changes: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
     return dataclasses.replace(defaults, **changes) if changes else defaults
 
 

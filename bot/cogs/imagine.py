@@ -17,7 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import fanout, submit
-from bot.autocomplete import matching
+from bot.autocomplete import kept_around, matching
 from bot.bounds import within
 from bot.prefs import (
     ASPECTS,
@@ -78,17 +78,14 @@ def build_request(prompt: str, options: ImagineOptions, defaults: DefaultSetting
     request = parse_prompt(prompt, defaults)
     if options.aspect is not None:
         request = parse_prompt(f"--ar {options.aspect}", defaults, base=request)
-    changes: dict[str, object] = {}
-    if options.negative is not None:
-        changes["negative_prompt"] = options.negative
-    if options.count is not None:
-        changes["count"] = options.count
-    if options.seed is not None:
-        changes["seed"] = options.seed
-    if options.steps is not None:
-        changes["steps"] = options.steps
-    if options.cfg is not None:
-        changes["cfg_scale"] = options.cfg
+    given = {
+        "negative_prompt": options.negative,
+        "count": options.count,
+        "seed": options.seed,
+        "steps": options.steps,
+        "cfg_scale": options.cfg,
+    }
+    changes: dict[str, object] = {name: value for name, value in given.items() if value is not None}
     if options.sampler is not None:
         changes["sampler"] = canonical_sampler(options.sampler)
     if options.model is not None:
@@ -226,13 +223,7 @@ class Imagine(commands.Cog):
         *before, typing = current.split(",")
         names = (await style_book(self.bot, interaction.guild_id)).names()
         prefix = ", ".join(n.strip() for n in before if n.strip())
-        choices = matching(typing, names)
-        if not prefix:
-            return choices
-        return [
-            app_commands.Choice(name=f"{prefix}, {c.value}"[:100], value=f"{prefix}, {c.value}"[:100])
-            for c in choices
-        ]
+        return kept_around(matching(typing, names), before=f"{prefix}, " if prefix else "")
 
     @imagine.autocomplete("lora")
     async def lora_autocomplete(
@@ -244,13 +235,7 @@ class Imagine(commands.Cog):
         listed = await self.bot.service.loras(model)
         usable = [item.name for item in listed if item.fits is not False]
         typed, colon, weight = current.partition(":")
-        choices = matching(typed, usable)
-        if not colon:
-            return choices
-        return [
-            app_commands.Choice(name=f"{c.value}:{weight}"[:100], value=f"{c.value}:{weight}"[:100])
-            for c in choices
-        ]
+        return kept_around(matching(typed, usable), after=f"{colon}{weight}")
 
     @imagine.autocomplete("model")
     async def model_autocomplete(

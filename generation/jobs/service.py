@@ -268,7 +268,7 @@ class JobService:
         model = request.model or self.active_model
         if model is None:
             raise SubmitRefused(Refusal.NO_MODEL)
-        names = self._known_models()
+        names = await asyncio.to_thread(self._known_models)  # the local registry lists its folders
         if names is not None and model not in names:
             raise SubmitRefused(Refusal.UNKNOWN_MODEL, model=model, names=names)
         request = request.resolve_seed().replace(model=model)
