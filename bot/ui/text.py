@@ -73,6 +73,7 @@ FLAG_VALUES = {
 # -- quoting what users typed -----------------------------------------------------------------
 
 MAX_PROBLEM_LENGTH = 300  # (exclusive) a worded problem says what to change in a line or two, never a wall
+_LONGEST_PROBLEM = MAX_PROBLEM_LENGTH - 1  # the characters a worded problem may use
 _INLINE_MARKDOWN = re.compile(r"([\\*_~|`\[\]<>])")
 _MASS_MENTION = re.compile(r"@(everyone|here)")
 
@@ -136,7 +137,7 @@ def _unknown_flag(f: Mapping[str, Any]) -> str:
     hint = f" (did you mean --{f['suggested']}?)" if f["suggested"] else ""
     head = f"unknown flag {user_text(f['typed'], 24)}{hint}; flags are "
     spellings = ["/".join(f"--{name}" for name in names) for names in f["flags"]]
-    return head + _listing(spellings, MAX_PROBLEM_LENGTH - 1 - len(head))
+    return head + _listing(spellings, _LONGEST_PROBLEM - len(head))
 
 
 _FIELD_LABELS = {
@@ -190,7 +191,7 @@ def _unknown_sampler(f: Mapping[str, Any], around: int = 30) -> str:
     else:
         why = "" if f["name"].strip() else " (empty name)"
     head = f"unknown sampler {quoted(f['name'], 24)}{why}; the samplers are: "
-    return head + _listing(f["samplers"], MAX_PROBLEM_LENGTH - 1 - around - len(head))
+    return head + _listing(f["samplers"], _LONGEST_PROBLEM - around - len(head))
 
 
 def _capitalised(text: str) -> str:
@@ -380,7 +381,7 @@ def _quota_exceeded(f: Mapping[str, Any]) -> str:
 
 def _unknown_model(f: Mapping[str, Any]) -> str:
     head = f"There is no model called {user_text(f['model'])}; the models are: "
-    return head + (_listing(f["names"], MAX_PROBLEM_LENGTH - len(head) - 1) or "none") + "."
+    return head + (_listing(f["names"], _LONGEST_PROBLEM - len(head) - 1) or "none") + "."  # (1: the ".")
 
 
 def _switch_failed(f: Mapping[str, Any]) -> str:
